@@ -1,0 +1,32 @@
+# The README's commands. `make demo` and `make test` install what is missing first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup system demo demo-stop test bench clean
+
+setup: system $(VENV)/.installed
+
+system:
+	@PYTHON=$(PYTHON) scripts/setup-system.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(BIN)/hubfs demo
+
+demo-stop:
+	$(BIN)/hubfs demo --stop
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/scrapinghub_items.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,304 @@
+"""The Scrapinghub (Scrapy Cloud) HTTP API as hubfs needs it, and nothing else.
+
+Two hosts speak for the service (protocols/scrapinghub.md section 1): the Dash "app" API
+(project and spider lists; JSON bodies whose `status` field decides success even on HTTP
+200) and the storage API (spider ids, the job queue, job metadata and the job record
+streams: items, logs, requests, samples). Both take HTTP Basic auth with the API key as
+user and an empty password. Every request goes through `hubfs.http.HttpClient`, so
+retries, timeouts and status mapping behave as in every other backend; record pages are
+read whole, which lets that layer retry a page cut mid-body. Record streams are fetched
+by position (`start=P/S/J/N&count=K`): when the record count is known (a finished job's
+`stats`) pages are fetched several at a time and handed back strictly in order;
+otherwise they are fetched one after another until a short page. This module knows
+nothing of FUSE or of the node tree.
+"""
+
+import collections
+import concurrent.futures
+import json
+import threading
+from urllib.parse import quote, urlsplit
+
+import msgpack
+
+import hubfs
+from hubfs import errors
+from hubfs.http import DEFAULT_POLICY, HttpClient
+
+KINDS = ("items", "logs", "requests", "samples")
+# The storage API serves msgpack for these only; requests and every /stats are JSON.
+MSGPACK_KINDS = frozenset(("items", "logs", "samples"))
+# Kinds with a GET .../stats count; samples has none.
+COUNTED_KINDS = frozenset(("items", "logs", "requests"))
+
+# Page size when the end is found by a short page. 1000 is what the official client's
+# list_iter uses, so the real service is known to honour it; a larger value could be
+# capped silently by the service and the capped page mistaken for the end.
+SEQUENTIAL_PAGE = 1000
+# Page size when the total is known up front. A page that comes back shorter than asked
+# (the service capping `count`) is completed by further requests, and a total that does
+# not match the stats count raises, so a cap only costs requests, never data. See
+# `Client.record_pages` for the measurements behind the value.
+PARALLEL_PAGE = 5000
+# Pages in flight per stream; more only adds memory once the service's own speed is the
+# limit (measured on the emulator: see docs/backends/scrapinghub.md).
+PARALLEL_PAGES = 5
+# jobq/P/list serves at most 1000 jobs per call (API docs).
+JOBS_PAGE = 1000
+# Times we need for every job's mtime, whatever its state (the default jobq record only
+# carries the current state's time, which would make a listed deleted job's mtime differ
+# from the one its metadata gives).
+JOB_TIME_FIELDS = ("pending_time", "running_time", "finished_time")
+
+
+class Client:
+    """One remote's connection to the service: the two bases, the key, the HTTP pool
+    and the small thread pool that fetches record pages in parallel."""
+
+    def __init__(self, name, apikey, app_url, storage_url, policy=DEFAULT_POLICY,
+                 parallel_pages=PARALLEL_PAGES, parallel_page=PARALLEL_PAGE,
+                 sequential_page=SEQUENTIAL_PAGE):
+        self.name = name
+        # urljoin-style Dash paths replace the last segment of a base without a slash.
+        self.app_url = app_url if app_url.endswith("/") else app_url + "/"
+        self.storage_url = storage_url.rstrip("/") + "/"
+        self.parallel_pages = parallel_pages
+        self.parallel_page = parallel_page
+        self.sequential_page = sequential_page
+        self.http = HttpClient(
+            name, auth=(apikey, ""),
+            headers={"User-Agent": f"hubfs/{hubfs.__version__}"},
+            policy=policy, pool_size=max(16, 2 * parallel_pages))
+        self._pool = None
+        self._pool_lock = threading.Lock()
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self.http.close()
+
+    # -- Dash (app) API ---------------------------------------------------------------
+
+    def _dash(self, path, **params):
+        url = self.app_url + path
+        where = f"{self.name}: GET {urlsplit(url).path}"
+        response = self.http.request("GET", url, params=params,
+                                     expect=(200, 400, 401, 403))
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or "status" not in data:
+            if response.status_code in (401, 403):
+                raise errors.AccessDenied(f"{where}: HTTP {response.status_code}")
+            raise errors.ServiceError(f"{where}: HTTP {response.status_code}, "
+                                      "answer without a status")
+        status, message = data.get("status"), str(data.get("message", ""))
+        if status == "ok" and response.status_code == 200:
+            return data
+        if message == "Authentication failed" or response.status_code in (401, 403):
+            raise errors.AccessDenied(f"{where}: {message or 'HTTP ' + str(response.status_code)}")
+        if status in ("error", "badrequest"):
+            raise errors.InvalidContent(f"{where}: {message}")
+        raise errors.ServiceError(f"{where}: status {status!r} {message}".rstrip())
+
+    def list_projects(self):
+        """The project ids (ints) the key can see; admin keys get an empty list."""
+        return [int(p) for p in self._dash("scrapyd/listprojects.json").get("projects", [])]
+
+    def list_spiders(self, project):
+        """The spider names of *project* (the Dash list calls the name `id`)."""
+        data = self._dash("spiders/list.json", project=str(project))
+        return [spider["id"] for spider in data.get("spiders", [])]
+
+    # -- storage API ------------------------------------------------------------------
+
+    def _url(self, *segments):
+        return self.storage_url + "/".join(quote(str(s), safe="") for s in segments)
+
+    def _get_json(self, *segments, params=None, missing=()):
+        """GET one JSON value; statuses in *missing* (say 404) give None."""
+        response = self.http.request("GET", self._url(*segments), params=params,
+                                     expect=(200,) + tuple(missing))
+        if response.status_code != 200 or not response.content.strip():
+            return None
+        return _loads(response.content, self.name, response)
+
+    def spider_id(self, project, spider):
+        """The numeric id of spider *spider* in *project*, or None if unknown."""
+        value = self._get_json("ids", project, "spider", spider)
+        return value if isinstance(value, int) else None
+
+    def job_meta(self, project, spider_id, job):
+        """The metadata dict of job P/S/J, or None when the job does not exist.
+
+        What the service answers for an unknown job is not recorded anywhere (an empty
+        body, `{}`, `null` or a 404 are all plausible), so all of them mean "none".
+        """
+        meta = self._get_json("jobs", project, spider_id, job, missing=(404,))
+        return meta if isinstance(meta, dict) and meta else None
+
+    def iter_jobs(self, project, spider):
+        """Yield pages (lists) of jobq records of *spider*, newest first, every state."""
+        start = 0
+        while True:
+            params = [("spider", spider)]
+            params += [("state", s) for s in ("pending", "running", "finished", "deleted")]
+            params += [("jobmeta", f) for f in ("spider",) + JOB_TIME_FIELDS]
+            params += [("count", JOBS_PAGE), ("start", start)]
+            response = self.http.request("GET", self._url("jobq", project, "list"), params=params)
+            page = _loads_lines(response.content, self.name, response)
+            if page:
+                yield page
+            if len(page) < JOBS_PAGE:
+                return
+            start += len(page)
+
+    def check_storage(self, project):
+        """One cheap authenticated storage call (a one-job listing of *project*)."""
+        self.http.request("GET", self._url("jobq", project, "list"),
+                          params={"count": 1})
+
+    def record_count(self, kind, project, spider_id, job):
+        """The number of records of one job stream from its stats, or None if unknown."""
+        if kind not in COUNTED_KINDS:
+            return None
+        stats = self._get_json(kind, project, spider_id, job, "stats", missing=(404,))
+        try:
+            count = stats["totals"]["input_values"]
+        except (TypeError, KeyError):
+            return None
+        return count if isinstance(count, int) and count >= 0 else None
+
+    def get_records(self, kind, project, spider_id, job, start, count):
+        """One page: up to *count* records of a job stream from index *start*."""
+        key = f"{project}/{spider_id}/{job}"
+        params = {"start": f"{key}/{start}", "count": count}
+        if kind in MSGPACK_KINDS:
+            response = self.http.request("GET", self._url(kind, project, spider_id, job),
+                                         params=params,
+                                         headers={"Accept": "application/x-msgpack"})
+            return _unpack(response.content, self.name, response)
+        response = self.http.request("GET", self._url(kind, project, spider_id, job),
+                                     params=params)
+        return _loads_lines(response.content, self.name, response)
+
+    def record_pages(self, kind, project, spider_id, job, start=0, total=None,
+                     transform=list):
+        """Yield `(transform(records), n)` per page of a job stream, in order, from
+        record index *start*.
+
+        With *total* (the stats count) pages are fetched `parallel_pages` at a time;
+        a page shorter than asked is completed by more requests, the last page asks for
+        one record more than expected so that stale stats cannot hide data, and a stream
+        that ends before *total* raises `ServiceError`. Without it, pages come one by
+        one until a short page. *transform* runs in the worker (rendering a page while
+        the next ones download).
+        """
+        if total is None or start >= total:
+            yield from self._sequential_pages(kind, project, spider_id, job, start, transform)
+            return
+        fetch = (kind, project, spider_id, job)
+        slots = []
+        offset = start
+        while offset < total:
+            size = min(self.parallel_page, total - offset)
+            slots.append((offset, size, offset + size >= total))
+            offset += size
+        pool = self._executor()
+        pending = collections.deque()
+        more = False
+        try:
+            for slot in slots:
+                pending.append(pool.submit(self._fetch_slot, fetch, slot, total, transform))
+                if len(pending) >= self.parallel_pages:
+                    chunk, n, more = pending.popleft().result()
+                    yield chunk, n
+            while pending:
+                chunk, n, more = pending.popleft().result()
+                yield chunk, n
+        finally:
+            for future in pending:
+                future.cancel()
+        if more:
+            # The last page held a record past the stats count: the stats were stale, so
+            # read on until the stream really ends.
+            yield from self._sequential_pages(kind, project, spider_id, job, total + 1,
+                                              transform)
+
+    def _fetch_slot(self, fetch, slot, total, transform):
+        """Fetch records [offset, offset+size) (+1 probe on the last slot) completely."""
+        offset, size, last = slot
+        want = size + 1 if last else size
+        records = []
+        while len(records) < want:
+            page = self.get_records(*fetch, offset + len(records), want - len(records))
+            if not page:
+                break
+            records.extend(page)
+        if len(records) < size:
+            kind, project, spider_id, job = fetch
+            raise errors.ServiceError(
+                f"{self.name}: GET /{kind}/{project}/{spider_id}/{job}: the stream ended at "
+                f"record {offset + len(records)} but its stats count {total} records")
+        return transform(records), len(records), len(records) > size
+
+    def _sequential_pages(self, kind, project, spider_id, job, start, transform):
+        page_size = self.sequential_page
+        while True:
+            page = self.get_records(kind, project, spider_id, job, start, page_size)
+            if not page:
+                return
+            yield transform(page), len(page)
+            if len(page) < page_size:
+                return
+            start += len(page)
+
+    def _executor(self):
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=2 * self.parallel_pages,
+                    thread_name_prefix=f"hubfs-{self.name}-pages")
+            return self._pool
+
+
+def _where(response):
+    request = response.request
+    return f"{request.method} {request.path_url.split('?', 1)[0]}"
+
+
+def _loads(body, name, response):
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise errors.ServiceError(f"{name}: {_where(response)}: answer is not JSON") from None
+
+
+def _loads_lines(body, name, response):
+    """Decode a JSON Lines body in one `json.loads` (much faster than one per line)."""
+    lines = [line for line in body.split(b"\n") if line.strip()]
+    if not lines:
+        return []
+    try:
+        return json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        raise errors.ServiceError(
+            f"{name}: {_where(response)}: answer is not JSON Lines") from None
+
+
+def _unpack(body, name, response):
+    """Decode a body of concatenated msgpack values."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False,
+                                max_buffer_size=max(len(body), 1))
+    unpacker.feed(body)
+    try:
+        records = list(unpacker)
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise errors.ServiceError(
+            f"{name}: {_where(response)}: answer is not msgpack ({type(exc).__name__})") from None
+    if unpacker.tell() != len(body):
+        # Iteration stops quietly before a partial value: a body cut at a point the HTTP
+        # layer could not see must not pass for a short (final) page.
+        raise errors.Transient(f"{name}: {_where(response)}: msgpack answer ends mid-record")
+    return records

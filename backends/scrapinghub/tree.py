@@ -1,0 +1,238 @@
+"""The Scrapinghub service as a hubfs node tree.
+
+```
+<remote>/<project-id>/spiders/<spider-name>/<job-number>/
+    meta.json  items.jl  logs.jl  log.txt  requests.jl  samples.jl
+```
+Projects come from the key's project list (or the `projects` option), spiders from the
+project's spider list, jobs from the job queue, newest first, every state, one request
+per page of 1000 jobs; listing never touches job data. Lookups of one name ask the
+service for that name only (the spider id, the job's metadata), and names that cannot
+be ids fail without a request. A finished or deleted job is immutable: its record files
+are rendered once and cached under a key naming the storage host, the job and the
+rendering version. A pending or running job's record files are growing and appendable,
+the cursor being the index of the next record. `meta.json` is always re-read, since tags
+and metadata change after a job ends. Times come from the job (finish, else start, else
+schedule time); directories without one use the remote's start time. Record formats are
+in `render.py`.
+"""
+
+import hashlib
+
+from hubfs.errors import NotFound, ServiceError
+from hubfs.tree import Dir, File, Kind, StaticDir
+
+from . import render
+
+IMMUTABLE_STATES = frozenset(("finished", "deleted"))
+# The record files of a job: file name, stream, page renderer (listing order).
+RECORD_FILES = (
+    ("items.jl", "items", render.json_lines),
+    ("logs.jl", "logs", render.json_lines),
+    ("log.txt", "logs", render.log_lines),
+    ("requests.jl", "requests", render.json_lines),
+    ("samples.jl", "samples", render.json_lines),
+)
+
+
+class Site:
+    """What every node of one remote shares: the client, the remote's start time, the
+    optional fixed project list and the cache-key prefix."""
+
+    def __init__(self, client, started, projects=None):
+        self.client = client
+        self.name = client.name
+        self.started = started
+        self.projects = projects
+        host = hashlib.sha1(client.storage_url.encode("utf-8")).hexdigest()[:12]
+        self.cache_prefix = f"scrapinghub/{render.FORMAT_VERSION}/{host}"
+
+
+def number(name):
+    """The int a canonical decimal name stands for, else None ("007" is not job 7)."""
+    if name.isascii() and name.isdigit() and (name == "0" or not name.startswith("0")):
+        return int(name)
+    return None
+
+
+def job_mtime(record, default):
+    """Seconds since the epoch of a job's last known state change."""
+    for field in ("finished_time", "running_time", "pending_time"):
+        value = record.get(field)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value / 1000.0
+    return default
+
+
+class RootDir(Dir):
+    def __init__(self, site):
+        super().__init__("", site.started)
+        self.site = site
+
+    def _projects(self):
+        if self.site.projects is not None:
+            return self.site.projects
+        return self.site.client.list_projects()
+
+    def children(self):
+        for project in sorted(self._projects()):
+            yield ProjectDir(self.site, project)
+
+    def child(self, name):
+        project = number(name)
+        if project is None:
+            raise NotFound(f"{self.site.name}: no project {name!r} (project names are ids)")
+        projects = self._projects()
+        # Admin keys list no projects at all: then any id is tried as asked.
+        if projects and project not in projects:
+            raise NotFound(f"{self.site.name}: project {project} is not among the key's projects")
+        return ProjectDir(self.site, project)
+
+
+class ProjectDir(StaticDir):
+    """A project: a fixed set of sections. A new section (collections, frontier) is one
+    more class with a `NAME` in `SECTIONS`."""
+
+    SECTIONS = ()  # filled below, once the section classes exist
+
+    def __init__(self, site, project):
+        super().__init__(str(project), [cls(site, project) for cls in self.SECTIONS],
+                         mtime=site.started)
+        self.project = project
+
+
+class SpidersDir(Dir):
+    NAME = "spiders"
+
+    def __init__(self, site, project):
+        super().__init__(self.NAME, site.started)
+        self.site = site
+        self.project = project
+
+    def children(self):
+        for name in sorted(self.site.client.list_spiders(self.project)):
+            yield SpiderDir(self.site, self.project, name)
+
+    def child(self, name):
+        spider_id = self.site.client.spider_id(self.project, name)
+        if spider_id is None:
+            raise NotFound(f"{self.site.name}: no spider {name!r} in project {self.project}")
+        return SpiderDir(self.site, self.project, name, spider_id)
+
+
+ProjectDir.SECTIONS = (SpidersDir,)
+
+
+class SpiderDir(Dir):
+    def __init__(self, site, project, name, spider_id=None):
+        super().__init__(name, site.started)
+        self.site = site
+        self.project = project
+        self._spider_id = spider_id
+
+    def spider_id(self):
+        if self._spider_id is None:
+            self._spider_id = self.site.client.spider_id(self.project, self.name)
+            if self._spider_id is None:
+                raise NotFound(f"{self.site.name}: no spider {self.name!r} in project {self.project}")
+        return self._spider_id
+
+    def children(self):
+        seen = set()
+        for page in self.site.client.iter_jobs(self.project, self.name):
+            for record in page:
+                try:
+                    _, spider_id, job = (int(part) for part in record["key"].split("/"))
+                except (KeyError, ValueError, AttributeError):
+                    continue  # not a job key: nothing a directory could be made of
+                # Jobs scheduled during the listing shift the pages by one: skip repeats.
+                if job in seen:
+                    continue
+                seen.add(job)
+                yield JobDir(self.site, self.project, spider_id, job, record)
+
+    def child(self, name):
+        job = number(name)
+        if job is None:
+            raise NotFound(f"{self.site.name}: no job {name!r} of spider {self.name!r} "
+                           "(job names are numbers)")
+        spider_id = self.spider_id()
+        meta = self.site.client.job_meta(self.project, spider_id, job)
+        if meta is None or meta.get("spider", self.name) != self.name:
+            raise NotFound(f"{self.site.name}: no job {self.project}/{spider_id}/{job} "
+                           f"of spider {self.name!r}")
+        return JobDir(self.site, self.project, spider_id, job, meta)
+
+
+class JobDir(StaticDir):
+    """Job P/S/J; *info* is its metadata or its job-queue record (state and times)."""
+
+    def __init__(self, site, project, spider_id, job, info):
+        self.site = site
+        self.project = project
+        self.spider_id = spider_id
+        self.job = job
+        self.state = info.get("state")
+        mtime = job_mtime(info, site.started)
+        immutable = self.state in IMMUTABLE_STATES
+        files = [MetaFile(self, mtime)] + [
+            RecordFile(self, name, source, renderer, mtime, immutable)
+            for name, source, renderer in RECORD_FILES]
+        super().__init__(str(job), files, mtime=mtime, immutable=immutable)
+
+    @property
+    def key(self):
+        return f"{self.project}/{self.spider_id}/{self.job}"
+
+
+class MetaFile(File):
+    """`meta.json`: small, re-read each time (tags and metadata change after the end)."""
+
+    kind = Kind.RENDERED
+
+    def __init__(self, job, mtime):
+        super().__init__("meta.json", mtime, immutable=False)
+        self.job = job
+
+    def render(self, after=None):
+        job = self.job
+        meta = job.site.client.job_meta(job.project, job.spider_id, job.job)
+        if meta is None:
+            raise NotFound(f"{job.site.name}: job {job.key} no longer exists")
+        yield render.meta_json(meta), None
+
+
+class RecordFile(File):
+    """One record stream of a job rendered page by page; cursor = next record index."""
+
+    def __init__(self, job, name, source, page_renderer, mtime, immutable):
+        super().__init__(name, mtime, immutable)
+        self.job = job
+        self.source = source
+        self.page_renderer = page_renderer
+        self.kind = Kind.RENDERED if immutable else Kind.GROWING
+        self.appendable = not immutable
+
+    def cache_key(self):
+        if not self.immutable:
+            return None
+        return f"{self.job.site.cache_prefix}/{self.job.key}/{self.name}"
+
+    def render(self, after=None):
+        job = self.job
+        client = job.site.client
+        start = cursor = 0 if after is None else int(after)
+        # Only a finished job's count is final; a growing stream is read to its end.
+        total = (client.record_count(self.source, job.project, job.spider_id, job.job)
+                 if self.immutable else None)
+        pages = client.record_pages(self.source, job.project, job.spider_id, job.job,
+                                    start, total, transform=self.page_renderer)
+        try:
+            for chunk, count in pages:
+                cursor += count
+                yield chunk, cursor
+        except render.RenderError as exc:
+            raise ServiceError(f"{job.site.name}: {job.key}/{self.name}: {exc}") from None
+        if cursor == start:
+            # Nothing (new): still hand back a cursor, so the next snapshot can extend.
+            yield b"", cursor

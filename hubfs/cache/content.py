@@ -1,0 +1,120 @@
+"""The disk content cache: rendered files, written once, read with `pread`.
+
+Immutable rendered files (a finished job's items) are stored under
+`<cache_dir>/content/<sha256 of cache_key>` and reused by later mounts: rendering is
+deterministic, so a cached file is byte-identical to a fresh render. The cache is an LRU
+bounded by `max_bytes` (eviction removes the least recently used files first; a reader
+with an open descriptor keeps its bytes, as unlink allows). Snapshots of mutable or
+growing files live under `<cache_dir>/snapshots/<pid>/` and are removed at exit.
+
+All methods are blocking and thread-safe; the FUSE layer calls the slow ones (render,
+store) from worker threads. Nothing here knows FUSE or HTTP.
+"""
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+
+log = logging.getLogger(__name__)
+
+
+class ContentCache:
+    def __init__(self, cache_dir, max_bytes):
+        self.max_bytes = max_bytes
+        self.content_dir = os.path.join(cache_dir, "content")
+        self.snapshot_dir = os.path.join(cache_dir, "snapshots", str(os.getpid()))
+        for path in (cache_dir, self.content_dir, self.snapshot_dir):
+            os.makedirs(path, mode=0o700, exist_ok=True)
+        os.chmod(cache_dir, 0o700)  # rendered data may be private; so is the spool later
+        self._lock = threading.Lock()
+        self._index = OrderedDict()  # file name -> size, least recently used first
+        self._total = 0
+        self._load_index()
+
+    def _load_index(self):
+        entries = []
+        for entry in os.scandir(self.content_dir):
+            if entry.name.startswith("."):  # a temp file left by a crash
+                os.unlink(entry.path)
+                continue
+            st = entry.stat()
+            entries.append((st.st_mtime, entry.name, st.st_size))
+        for _, name, size in sorted(entries):
+            self._index[name] = size
+            self._total += size
+
+    @staticmethod
+    def _name(key):
+        return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+    def lookup(self, key):
+        """Return `(path, size)` of the cached content for *key*, or None."""
+        name = self._name(key)
+        with self._lock:
+            size = self._index.get(name)
+            if size is None:
+                return None
+            self._index.move_to_end(name)
+        path = os.path.join(self.content_dir, name)
+        try:
+            os.utime(path)  # last use survives restarts, for LRU order
+        except FileNotFoundError:  # removed by hand under us
+            with self._lock:
+                if self._index.pop(name, None) is not None:
+                    self._total -= size
+            return None
+        return path, size
+
+    def store(self, key, chunks):
+        """Write the byte chunks of *key* into the cache and return `(path, size)`.
+
+        The file appears under its final name only once complete, so a crash or a failed
+        render never leaves a short file to be served later.
+        """
+        name = self._name(key)
+        fd, tmp = tempfile.mkstemp(prefix=".render-", dir=self.content_dir)
+        try:
+            with os.fdopen(fd, "wb", buffering=1 << 20) as out:
+                for chunk, _cursor in chunks:
+                    out.write(chunk)
+                size = out.tell()
+            path = os.path.join(self.content_dir, name)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        with self._lock:
+            self._total += size - self._index.pop(name, 0)
+            self._index[name] = size
+            self._evict(keep=name)
+        return path, size
+
+    def _evict(self, keep):
+        while self._total > self.max_bytes and len(self._index) > 1:
+            name, size = next(iter(self._index.items()))
+            if name == keep:
+                break
+            del self._index[name]
+            self._total -= size
+            try:
+                os.unlink(os.path.join(self.content_dir, name))
+            except FileNotFoundError:
+                pass
+            log.debug("content cache: evicted %s (%d bytes)", name, size)
+
+    def new_snapshot(self):
+        """Create an empty private snapshot file and return its path."""
+        fd, path = tempfile.mkstemp(prefix="snap-", dir=self.snapshot_dir)
+        os.close(fd)
+        return path
+
+    def close(self):
+        shutil.rmtree(self.snapshot_dir, ignore_errors=True)
+
+    @property
+    def total_bytes(self):
+        return self._total

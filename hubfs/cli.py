@@ -1,0 +1,205 @@
+"""The `hubfs` command: mount, umount, ls, cat, emulate, demo, version.
+
+`hubfs mount` validates the config, then forks a daemon that opens the remotes, checks
+their credentials and mounts; the command returns only once the mount is live, or with
+the daemon's error (the remote and the reason), so a refused key never leaves a dead
+mountpoint. `--foreground` runs the same steps attached to the terminal. `hubfs ls` and
+`hubfs cat` walk the same node tree without FUSE, for scripts and debugging.
+"""
+
+import argparse
+import logging
+import os
+import sys
+
+from hubfs import __version__, errors
+from hubfs.config import load as load_config
+
+log = logging.getLogger("hubfs")
+
+DEFAULT_CONFIG = os.environ.get("HUBFS_CONFIG") or os.path.expanduser("~/.config/hubfs/hubfs.toml")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except errors.HubfsError as exc:
+        print(f"hubfs: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, errors.ConfigError) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="hubfs", description="Mount data services as directories.")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def add(name, func, help_text):
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(func=func)
+        return command
+
+    def config_option(command):
+        command.add_argument("--config", default=DEFAULT_CONFIG,
+                             help=f"TOML config file (default {DEFAULT_CONFIG}, or $HUBFS_CONFIG)")
+
+    mount = add("mount", cmd_mount, "mount the configured remotes at MOUNTPOINT")
+    config_option(mount)
+    mount.add_argument("mountpoint")
+    mount.add_argument("--foreground", "-f", action="store_true", help="stay attached; log to stderr")
+    mount.add_argument("--read-only", action="store_true", help="refuse every write at open (EROFS)")
+    mount.add_argument("--cache-dir", help="disk cache directory (default from config, ~/.cache/hubfs)")
+    mount.add_argument("--remote", help="mount just this remote at the mountpoint")
+    mount.add_argument("--log-file", help="daemon log file (default <cache-dir>/logs/<mount>.log)")
+    mount.add_argument("-v", "--debug", action="store_true", help="log every request and operation")
+
+    umount = add("umount", cmd_umount, "unmount MOUNTPOINT and wait for its daemon to finish")
+    umount.add_argument("mountpoint")
+    umount.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
+
+    for name, func, text in (("ls", cmd_ls, "list REMOTE:PATH without mounting"),
+                             ("cat", cmd_cat, "print the file REMOTE:PATH without mounting")):
+        command = add(name, func, text)
+        config_option(command)
+        command.add_argument("target", metavar="REMOTE:PATH")
+        command.add_argument("-v", "--debug", action="store_true")
+
+    emulate = add("emulate", cmd_emulate, "run a local emulator of a service in the foreground")
+    emulate.add_argument("type", help="backend type, e.g. scrapinghub")
+    emulate.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    emulate.add_argument("--data", default="demo", choices=("demo", "bench"), help="seed data set")
+    emulate.add_argument("-v", "--debug", action="store_true")
+
+    demo = add("demo", cmd_demo, "start the emulators, mount them and show the tree")
+    demo.add_argument("--mountpoint", default=None, help="where to mount (default /tmp/hubfs-demo)")
+    demo.add_argument("--stop", action="store_true", help="unmount the demo and stop its emulators")
+
+    add("version", lambda args: print(f"hubfs {__version__}"), "print the version")
+    return parser
+
+
+def setup_logging(debug, stream=None, filename=None):
+    handler = logging.FileHandler(filename) if filename else logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # urllib3 logs each retry at WARNING with the full URL; our own line says it better.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if debug else logging.ERROR)
+
+
+# -- mount / umount --------------------------------------------------------------------
+
+
+def cmd_mount(args):
+    from hubfs import daemon
+
+    config = load_config(args.config)
+    if args.cache_dir:
+        config.cache_dir = os.path.abspath(args.cache_dir)
+    if args.remote and args.remote not in config.remotes:
+        raise errors.ConfigError(f"--remote {args.remote}: no such remote in {args.config} "
+                                 f"(have: {', '.join(config.remotes)})")
+    return daemon.mount(config, args.mountpoint, foreground=args.foreground,
+                        read_only=args.read_only, only=args.remote,
+                        log_file=args.log_file, debug=args.debug)
+
+
+def cmd_umount(args):
+    from hubfs import daemon
+
+    return daemon.umount(args.mountpoint, timeout=args.timeout)
+
+
+# -- ls / cat --------------------------------------------------------------------------
+
+
+def resolve(args):
+    """Open the remote named in REMOTE:PATH and walk to the node at PATH."""
+    from hubfs.remotes import open_remotes
+
+    setup_logging(args.debug)
+    config = load_config(args.config)
+    remote_name, _, path = args.target.partition(":")
+    if remote_name not in config.remotes:
+        raise errors.ConfigError(f"{args.target}: no remote {remote_name!r} in {args.config}")
+    remote = open_remotes(config, only=remote_name)[remote_name]
+    node = remote.root()
+    for part in [p for p in path.split("/") if p]:
+        if not node.is_dir:
+            raise errors.NotFound(f"{args.target}: {node.name!r} is not a directory")
+        node = node.child(part)
+    return remote, node
+
+
+def cmd_ls(args):
+    remote, node = resolve(args)
+    try:
+        if not node.is_dir:
+            print(node.name)
+            return 0
+        for child in node.children():
+            print(child.name + ("/" if child.is_dir else ""), flush=False)
+    except BrokenPipeError:
+        pass
+    finally:
+        remote.close()
+    return 0
+
+
+def cmd_cat(args):
+    from hubfs.tree import Kind
+
+    remote, node = resolve(args)
+    out = sys.stdout.buffer
+    try:
+        if node.is_dir:
+            raise errors.InvalidContent(f"{args.target}: is a directory")
+        if node.kind is Kind.SIZED:
+            offset = 0
+            while offset < node.size:
+                data = node.read(offset, min(4 << 20, node.size - offset))
+                out.write(data)
+                offset += len(data)
+        else:
+            for chunk, _cursor in node.render():
+                out.write(chunk)
+        out.flush()
+    except BrokenPipeError:
+        pass
+    finally:
+        remote.close()
+    return 0
+
+
+# -- emulate / demo --------------------------------------------------------------------
+
+
+def cmd_emulate(args):
+    import importlib
+
+    import backends
+
+    setup_logging(args.debug)
+    if args.type not in backends.BACKENDS:
+        raise errors.ConfigError(f"unknown type {args.type!r} (one of {', '.join(sorted(backends.BACKENDS))})")
+    emulator = importlib.import_module(backends.BACKENDS[args.type] + ".emulator")
+    return emulator.main(["--port", str(args.port), "--data", args.data])
+
+
+def cmd_demo(args):
+    from hubfs import demo
+
+    if args.stop:
+        return demo.stop()
+    return demo.start(args.mountpoint)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The inode table: stable inode numbers per path, node objects, kernel lookup counts.
+
+An inode number belongs to a (parent inode, name) pair for as long as the kernel knows
+it, so `tar` and `rsync` (which compare `st_ino` to spot hard links) see stable values,
+and a refreshed node (a job that finished since the last lookup) keeps its inode. Entries
+are dropped when `forget` brings the kernel's lookup count to zero, which bounds memory
+on long walks (pyfuse3 lookup-count rules). Inode 1 is the root and is never dropped.
+"""
+
+import dataclasses
+import itertools
+
+import pyfuse3
+
+
+@dataclasses.dataclass(eq=False)
+class Inode:
+    number: int
+    parent: int
+    name: str
+    node: object
+    lookups: int = 0
+
+    @property
+    def path(self):
+        return self.name
+
+
+class InodeTable:
+    def __init__(self, root_node):
+        self._numbers = itertools.count(pyfuse3.ROOT_INODE + 1)
+        self._by_number = {}
+        self._by_name = {}  # (parent inode, name) -> Inode
+        root = Inode(pyfuse3.ROOT_INODE, pyfuse3.ROOT_INODE, "", root_node, lookups=1)
+        self._by_number[root.number] = root
+
+    def get(self, number):
+        """Return the `Inode` for *number* or None (stale numbers happen after forget)."""
+        return self._by_number.get(number)
+
+    def path_of(self, number):
+        """A '/'-joined path for log lines; cheap enough for error paths only."""
+        parts = []
+        inode = self._by_number.get(number)
+        while inode is not None and inode.number != pyfuse3.ROOT_INODE:
+            parts.append(inode.name)
+            inode = self._by_number.get(inode.parent)
+        return "/" + "/".join(reversed(parts))
+
+    def bind(self, parent, name, node):
+        """Return the inode for *name* under *parent*, created or refreshed with *node*.
+
+        Returns `(inode, replaced)` where *replaced* is True when the inode existed and
+        its node changed kind or mutability (so cached content must be dropped).
+        """
+        inode = self._by_name.get((parent, name))
+        if inode is None:
+            inode = Inode(next(self._numbers), parent, name, node)
+            self._by_number[inode.number] = inode
+            self._by_name[(parent, name)] = inode
+            return inode, False
+        old, inode.node = inode.node, node
+        replaced = old is not node and (
+            old.is_dir != node.is_dir
+            or old.immutable != node.immutable
+            or getattr(old, "kind", None) != getattr(node, "kind", None))
+        return inode, replaced
+
+    def forget(self, number, count):
+        """Subtract *count* lookups; return the dropped `Inode` when it reached zero."""
+        inode = self._by_number.get(number)
+        if inode is None or number == pyfuse3.ROOT_INODE:
+            return None
+        inode.lookups -= count
+        if inode.lookups > 0:
+            return None
+        del self._by_number[number]
+        if self._by_name.get((inode.parent, inode.name)) is inode:
+            del self._by_name[(inode.parent, inode.name)]
+        return inode
+
+    def __len__(self):
+        return len(self._by_number)

@@ -1,0 +1,70 @@
+"""Run a mount: pyfuse3 init, the trio main loop, signals, and a clean unmount.
+
+`serve()` blocks until the filesystem is unmounted (`hubfs umount`, `fusermount3 -u`) or
+the process gets SIGTERM/SIGINT, and always leaves the mountpoint usable: a mount that
+ends for any reason other than an external unmount is unmounted here, so no dead
+"Transport endpoint is not connected" directory is left behind.
+"""
+
+import logging
+import os
+import signal
+
+import pyfuse3
+import trio
+
+from hubfs.fuse.operations import HubfsOperations
+
+log = logging.getLogger(__name__)
+
+
+def is_mounted(mountpoint):
+    """True when *mountpoint* is a mount point, read from /proc (never stat the mount:
+    a FUSE mount whose daemon is gone or busy would block the caller)."""
+    target = os.path.realpath(mountpoint)
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            fields = line.split()
+            if len(fields) > 4 and decode_mount_path(fields[4]) == target:
+                return True
+    return False
+
+
+def decode_mount_path(field):
+    """mountinfo escapes space, tab, newline and backslash as octal (\\040 ...)."""
+    return field.encode().decode("unicode_escape").encode("latin-1").decode("utf-8", "replace")
+
+
+def serve(root_node, mountpoint, content_cache, read_only=False, on_ready=None):
+    """Mount *root_node* at *mountpoint* and serve until unmounted or signalled."""
+    operations = HubfsOperations(root_node, content_cache, read_only=read_only)
+    options = set(pyfuse3.default_options)
+    options |= {"fsname=hubfs", "subtype=hubfs"}
+    if read_only:
+        options.add("ro")
+    pyfuse3.init(operations, mountpoint, options)
+    try:
+        if on_ready is not None:
+            on_ready()
+        trio.run(_main)
+    finally:
+        still_mounted = is_mounted(mountpoint)
+        pyfuse3.close(unmount=still_mounted)
+        operations.close()
+        content_cache.close()
+        log.info("unmounted %s", mountpoint)
+
+
+async def _main():
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_stop_on_signals, nursery.cancel_scope)
+        await pyfuse3.main()
+        nursery.cancel_scope.cancel()
+
+
+async def _stop_on_signals(scope):
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("got %s, unmounting", signal.Signals(signum).name)
+            pyfuse3.terminate()
+            return

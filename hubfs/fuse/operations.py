@@ -1,0 +1,315 @@
+"""pyfuse3 `Operations` over the hubfs node tree.
+
+Every handler runs under `fuse_op`, which turns neutral errors into errnos through the
+one table in `hubfs.errors`, logs one line naming the mounted path and the cause, and
+turns anything unexpected into EIO (with the traceback at DEBUG): no exception ever
+escapes to pyfuse3, whose main loop would otherwise die with the mount. Backend calls
+(which block on HTTP) run in worker threads under one shared limiter.
+
+This tree is read-only for now: every call that would change it fails with EROFS at the
+first syscall that asks (open for writing, create, mkdir, unlink, rename, setattr), never
+after data was accepted.
+"""
+
+import errno
+import functools
+import logging
+import os
+
+import pyfuse3
+import trio
+
+from hubfs import errors
+from hubfs.cache.listings import ListingCache
+from hubfs.fuse.attrs import entry_attributes
+from hubfs.fuse.content import ContentManager
+from hubfs.fuse.handles import DirHandle, FileHandle, HandleTable
+from hubfs.fuse.inodes import InodeTable
+
+log = logging.getLogger(__name__)
+
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND | os.O_CREAT
+MAX_BACKEND_THREADS = 16
+
+
+def fuse_op(func):
+    """Wrap a handler so only `FUSEError` leaves it, with one log line per failure."""
+
+    @functools.wraps(func)
+    async def wrapper(self, *args):
+        try:
+            return await func(self, *args)
+        except pyfuse3.FUSEError:
+            raise
+        except errors.HubfsError as exc:
+            code = errors.errno_for(exc)
+            level = logging.DEBUG if isinstance(exc, errors.NotFound) else logging.WARNING
+            log.log(level, "%s %s: %s [%s]", func.__name__, self.describe(func.__name__, args),
+                    exc, errno.errorcode.get(code, code))
+            raise pyfuse3.FUSEError(code) from None
+        except Exception as exc:  # a bug must cost one request, not the mount
+            log.error("%s %s: unexpected %s: %s", func.__name__,
+                      self.describe(func.__name__, args), type(exc).__name__, exc)
+            log.debug("traceback", exc_info=True)
+            raise pyfuse3.FUSEError(errno.EIO) from None
+
+    return wrapper
+
+
+class HubfsOperations(pyfuse3.Operations):
+    supports_dot_lookup = False
+    enable_writeback_cache = False  # write-on-close needs every write to reach us
+
+    def __init__(self, root_node, content_cache, read_only=False):
+        super().__init__()
+        self.read_only = read_only
+        self.limiter = trio.CapacityLimiter(MAX_BACKEND_THREADS)
+        self.inodes = InodeTable(root_node)
+        self.listings = ListingCache()
+        self.content = ContentManager(content_cache, self.limiter)
+        self.files = HandleTable()
+        self.dirs = HandleTable()
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def describe(self, op, args):
+        """The mounted path an operation was about, for log lines."""
+        if not args:
+            return "/"
+        if op == "lookup":
+            return self.inodes.path_of(args[0]).rstrip("/") + "/" + os.fsdecode(args[1])
+        if op in ("read", "release", "flush", "fsync", "write"):
+            handle = self.files.get(args[0])
+            return self.inodes.path_of(handle.inode) if handle else f"fh {args[0]}"
+        if op in ("readdir", "releasedir"):
+            handle = self.dirs.get(args[0])
+            return self.inodes.path_of(handle.inode) if handle else f"dh {args[0]}"
+        if op in ("create", "mkdir", "mknod", "unlink", "rmdir", "symlink", "rename", "link"):
+            return self.inodes.path_of(args[0]).rstrip("/") + "/" + os.fsdecode(args[1])
+        if isinstance(args[0], int):
+            return self.inodes.path_of(args[0])
+        return "?"
+
+    def _inode(self, number):
+        inode = self.inodes.get(number)
+        if inode is None:
+            raise pyfuse3.FUSEError(errno.ENOENT)
+        return inode
+
+    async def _call(self, fn, *args):
+        return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    async def _attributes(self, inode, render):
+        node = inode.node
+        if node.is_dir:
+            return entry_attributes(inode.number, node, 0)
+        size = self.content.known_size(inode.number, node)
+        if size is None and render:
+            size = (await self.content.ensure(inode.number, node)).size
+        return entry_attributes(inode.number, node, size)
+
+    def _bind(self, parent, name, node):
+        inode, replaced = self.inodes.bind(parent, name, node)
+        if replaced:
+            self.content.drop(inode.number)
+        return inode
+
+    async def _child(self, parent, name):
+        """The node called *name* in directory inode *parent* (cached when possible)."""
+        node = self.listings.child(parent.number, name)
+        if node is not None:
+            return node
+        if self.listings.listing(parent.number) is not None:
+            # A fresh complete listing without that name answers without a request.
+            raise errors.NotFound(f"no {name!r} in listing")
+        node = await self._call(parent.node.child, name)
+        self.listings.store_child(parent.number, parent.node, node)
+        return node
+
+    def _refuse_write(self, what):
+        raise errors.ReadOnly(f"{what}: " + ("mounted read-only" if self.read_only else "read-only here"))
+
+    # -- names and attributes ----------------------------------------------------------
+
+    @fuse_op
+    async def lookup(self, parent_inode, name, ctx=None):
+        parent = self._inode(parent_inode)
+        if not parent.node.is_dir:
+            raise pyfuse3.FUSEError(errno.ENOTDIR)
+        name = os.fsdecode(name)
+        if name in (".", ".."):
+            target = parent if name == "." else self._inode(parent.parent)
+            attrs = await self._attributes(target, render=False)
+            target.lookups += 1
+            return attrs
+        node = await self._child(parent, name)
+        inode = self._bind(parent.number, name, node)
+        attrs = await self._attributes(inode, render=False)
+        inode.lookups += 1
+        return attrs
+
+    async def forget(self, inode_list):
+        for number, count in inode_list:
+            dropped = self.inodes.forget(number, count)
+            if dropped is not None:
+                self.content.forget(number)
+                self.listings.forget_dir(number)
+
+    @fuse_op
+    async def getattr(self, inode, ctx=None):
+        return await self._attributes(self._inode(inode), render=True)
+
+    @fuse_op
+    async def setattr(self, inode, attr, fields, fh, ctx):
+        self._refuse_write("setattr")
+
+    @fuse_op
+    async def statfs(self, ctx):
+        stats = pyfuse3.StatvfsData()
+        stats.f_bsize = stats.f_frsize = 4096
+        stats.f_namemax = 255
+        return stats
+
+    @fuse_op
+    async def getxattr(self, inode, name, ctx):
+        raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+
+    @fuse_op
+    async def listxattr(self, inode, ctx):
+        return []
+
+    # -- directories -------------------------------------------------------------------
+
+    @fuse_op
+    async def opendir(self, inode, ctx):
+        directory = self._inode(inode)
+        if not directory.node.is_dir:
+            raise pyfuse3.FUSEError(errno.ENOTDIR)
+        cached = self.listings.listing(inode)
+        if cached is not None:
+            handle = DirHandle(inode, entries=((node.name, node) for node in cached))
+        else:
+            handle = DirHandle(inode, source=await self._call(directory.node.children))
+        return self.dirs.add(handle)
+
+    @fuse_op
+    async def readdir(self, fh, start_id, token):
+        handle = self.dirs.get(fh)
+        if handle is None:
+            raise pyfuse3.FUSEError(errno.EBADF)
+        directory = self._inode(handle.inode)
+        async with handle.lock:
+            index = start_id
+            while True:
+                while index < len(handle.entries):
+                    name, node = handle.entries[index]
+                    inode = self._bind(handle.inode, name, node)
+                    attrs = await self._attributes(inode, render=False)
+                    if not pyfuse3.readdir_reply(token, os.fsencode(name), attrs, index + 1):
+                        if inode.lookups == 0:
+                            self.inodes.forget(inode.number, 0)
+                        return
+                    inode.lookups += 1
+                    index += 1
+                if handle.complete:
+                    return
+                await handle.fetch_more(self.limiter)
+                if handle.complete:
+                    self.listings.store_listing(handle.inode, directory.node,
+                                                [node for _, node in handle.entries])
+
+    @fuse_op
+    async def releasedir(self, fh):
+        handle = self.dirs.pop(fh)
+        if handle is not None:
+            handle.close()
+
+    # -- files -------------------------------------------------------------------------
+
+    @fuse_op
+    async def open(self, inode, flags, ctx):
+        target = self._inode(inode)
+        node = target.node
+        if node.is_dir:
+            raise pyfuse3.FUSEError(errno.EISDIR)
+        if flags & WRITE_FLAGS:
+            self._refuse_write("open for writing")
+        content = await self.content.ensure(inode, node)
+        fd = os.open(content.path, os.O_RDONLY) if content.path else None
+        fh = self.files.add(FileHandle(inode, node, fd, content.size))
+        info = pyfuse3.FileInfo(fh=fh)
+        # Immutable bytes may stay in the page cache across opens; anything that can
+        # change is read directly so each open sees its own snapshot.
+        info.keep_cache = bool(node.immutable)
+        info.direct_io = not node.immutable
+        return info
+
+    @fuse_op
+    async def read(self, fh, off, size):
+        handle = self.files.get(fh)
+        if handle is None:
+            raise pyfuse3.FUSEError(errno.EBADF)
+        size = max(0, min(size, handle.length - off))
+        if size == 0:
+            return b""
+        if handle.fd is not None:
+            return os.pread(handle.fd, size, off)
+        return await self._call(handle.node.read, off, size)
+
+    @fuse_op
+    async def release(self, fh):
+        handle = self.files.pop(fh)
+        if handle is not None:
+            handle.close()
+
+    @fuse_op
+    async def flush(self, fh):
+        return None
+
+    @fuse_op
+    async def fsync(self, fh, datasync):
+        return None
+
+    # -- changes (refused in this read-only tree) --------------------------------------
+
+    @fuse_op
+    async def create(self, parent_inode, name, mode, flags, ctx):
+        self._refuse_write("create")
+
+    @fuse_op
+    async def mkdir(self, parent_inode, name, mode, ctx):
+        self._refuse_write("mkdir")
+
+    @fuse_op
+    async def mknod(self, parent_inode, name, mode, rdev, ctx):
+        self._refuse_write("mknod")
+
+    @fuse_op
+    async def unlink(self, parent_inode, name, ctx):
+        self._refuse_write("unlink")
+
+    @fuse_op
+    async def rmdir(self, parent_inode, name, ctx):
+        self._refuse_write("rmdir")
+
+    @fuse_op
+    async def symlink(self, parent_inode, name, target, ctx):
+        self._refuse_write("symlink")
+
+    @fuse_op
+    async def link(self, inode, new_parent_inode, new_name, ctx):
+        self._refuse_write("link")
+
+    @fuse_op
+    async def rename(self, parent_inode_old, name_old, parent_inode_new, name_new, flags, ctx):
+        self._refuse_write("rename")
+
+    @fuse_op
+    async def write(self, fh, off, buf):
+        self._refuse_write("write")
+
+    def close(self):
+        for handle in self.files.values():
+            handle.close()
+        for handle in self.dirs.values():
+            handle.close()

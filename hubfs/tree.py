@@ -1,0 +1,146 @@
+"""The node model every backend returns: directories and files, and what kind of file.
+
+A backend presents its service as a tree of `Dir` and `File` nodes rooted at
+`Remote.root()`. Nodes are plain synchronous objects that may block on the network: the
+FUSE layer calls them from worker threads (so one slow request never stalls the mount),
+and `hubfs ls`/`hubfs cat` call them directly. Listings are generators that yield child by
+child as the service's pages arrive, so the first entries of a 100,000-entry directory
+are served before its last page is fetched (DESIGN.md "The node model"; the design asked
+for async iterators, generators driven from threads give the same streaming without
+making backends async). Nodes raise only `hubfs.errors` classes.
+
+Files come in three kinds:
+- `SIZED`: the service reports the byte size; `read(offset, length)` serves ranges.
+- `RENDERED`: bytes rendered from API records, size known only once rendered. When the
+  node is immutable the core renders it once into the disk cache (keyed by `cache_key`)
+  and reuses it across mounts; otherwise it is re-rendered when its attributes expire.
+- `GROWING`: rendered content that is still being appended to (a running job). An `open`
+  reads a snapshot; with `appendable` the core extends its previous snapshot by calling
+  `render(after=cursor)` instead of rendering everything again.
+"""
+
+import enum
+
+
+class Kind(enum.Enum):
+    SIZED = "sized"
+    RENDERED = "rendered"
+    GROWING = "growing"
+
+
+class Node:
+    """Something with a name in the tree.
+
+    *mtime* is seconds since the epoch as the service reports it (never "now", so that
+    `rsync -a` and `tar` see stable times); *immutable* promises that neither the node nor
+    anything below it will change, which earns long kernel timeouts and disk caching.
+    """
+
+    is_dir = False
+
+    def __init__(self, name, mtime=0.0, immutable=False):
+        self.name = name
+        self.mtime = mtime
+        self.immutable = immutable
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class Dir(Node):
+    """A directory. Subclasses implement `children()` and, where the service can answer
+    for one name, `child()`."""
+
+    is_dir = True
+
+    def children(self):
+        """Yield child nodes in a stable order, page by page. Raises `HubfsError`."""
+        raise NotImplementedError
+
+    def child(self, name):
+        """Return the child called *name* or raise `NotFound`.
+
+        The default walks the listing; backends override it where one request (or none,
+        when the name cannot be valid) answers.
+        """
+        from hubfs.errors import NotFound
+
+        for node in self.children():
+            if node.name == name:
+                return node
+        raise NotFound(f"{name!r} not found")
+
+
+class StaticDir(Dir):
+    """A directory whose children are known up front (a remote's fixed sub-folders)."""
+
+    def __init__(self, name, nodes, mtime=0.0, immutable=False):
+        super().__init__(name, mtime, immutable)
+        self._nodes = {node.name: node for node in nodes}
+
+    def children(self):
+        yield from self._nodes.values()
+
+    def child(self, name):
+        from hubfs.errors import NotFound
+
+        try:
+            return self._nodes[name]
+        except KeyError:
+            raise NotFound(f"{name!r} not found") from None
+
+
+class File(Node):
+    """A regular file. Set `kind` and implement the methods that kind needs."""
+
+    kind = Kind.RENDERED
+    # When True, `render(after=cursor)` continues exactly where the chunk that returned
+    # *cursor* ended (append-only record streams).
+    appendable = False
+    writable = False
+    # For SIZED files: the exact byte size.
+    size = None
+
+    def cache_key(self):
+        """A string naming this content for the cross-mount disk cache, or None.
+
+        Only immutable RENDERED files are cached across mounts; the key must change when
+        the service, the resource or the rendering format changes.
+        """
+        return None
+
+    def read(self, offset, length):
+        """SIZED files: return up to *length* bytes at *offset* (short only at EOF)."""
+        raise NotImplementedError
+
+    def render(self, after=None):
+        """RENDERED/GROWING files: yield `(chunk_bytes, cursor)` pairs in order.
+
+        The concatenated chunks are the file. *cursor* is opaque to the core; for an
+        `appendable` file, `render(after=cursor)` yields what follows that chunk. A
+        failure must raise, never end the stream early: a short file would be a lie.
+        """
+        raise NotImplementedError
+
+
+class Remote:
+    """One configured remote: a backend instance with its credentials and HTTP pool.
+
+    Backends subclass this as `Remote` in their package. `check()` is called before
+    mounting so that refused credentials fail the mount with a clear message.
+    """
+
+    def __init__(self, name, options):
+        self.name = name
+        self.options = options
+
+    def check(self):
+        """Make one cheap authenticated call; raise `AccessDenied` etc. on failure."""
+        raise NotImplementedError
+
+    def root(self):
+        """Return the `Dir` presented at `<mountpoint>/<remote>/`."""
+        raise NotImplementedError
+
+    def close(self):
+        """Release connections."""
