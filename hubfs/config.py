@@ -50,6 +50,15 @@ class Config:
     remotes: dict
     cache_dir: str = DEFAULT_CACHE_DIR
     cache_max_bytes: int = DEFAULT_CACHE_MAX
+    retry_attempts: int = 6
+    retry_backoff: float = 0.25
+    timeout: float = 60.0
+
+    def retry_policy(self):
+        from hubfs.http import RetryPolicy
+
+        return RetryPolicy(attempts=self.retry_attempts, backoff=self.retry_backoff,
+                           read_timeout=self.timeout)
 
 
 def load(path, environ=None):
@@ -84,6 +93,12 @@ def parse(raw, path="<config>", environ=None):
             config.cache_dir = os.path.expanduser(interpolate(value, environ, f"{path}: hubfs.cache_dir"))
         elif key == "cache_max_size":
             config.cache_max_bytes = parse_size(value, f"{path}: hubfs.cache_max_size")
+        elif key == "retries":
+            config.retry_attempts = positive(value, int, f"{path}: hubfs.retries")
+        elif key == "retry_backoff":
+            config.retry_backoff = positive(value, (int, float), f"{path}: hubfs.retry_backoff")
+        elif key == "timeout":
+            config.timeout = positive(value, (int, float), f"{path}: hubfs.timeout")
         else:
             raise ConfigError(f"{path}: unknown key hubfs.{key}")
     remotes = raw.get("remotes", {})
@@ -150,6 +165,12 @@ def coerce(value, option, where):
         raise ConfigError(f"{where}: expected {option.kind.__name__}")
     if option.kind is str and option.required and not value.strip():
         raise ConfigError(f"{where}: must not be empty")
+    return value
+
+
+def positive(value, kinds, where):
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        raise ConfigError(f"{where}: expected a positive number")
     return value
 
 

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 CONTROL_PREFIX = "/__emulator__/"
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 DEFAULT_LOG_LIMIT = 100_000
-DEFAULT_CACHE_BYTES = 384 * 1024 * 1024
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+DEFAULT_BLOCK_LEVEL = 1  # zlib level of cached blocks: speed over ratio
 # Streamed bodies are written in frames of about this size: big enough that a 200 MB body
 # costs a few thousand send() calls, small enough that the first bytes leave early.
 STREAM_FRAME_BYTES = 256 * 1024
@@ -154,7 +155,8 @@ class Request:
     *path* is percent-decoded (routes match against it), *raw_path* is as sent; *query* is a
     `MultiDict`; *headers* is case-insensitive; *body* is already decoded according to the
     request's `content-encoding` (gzip, deflate or identity); *auth* holds Basic credentials;
-    *match* holds the named groups of the route pattern.
+    *match* holds the named groups of the route pattern; *server* is the serving
+    `EmulatorServer`.
     """
 
     method: str
@@ -167,6 +169,7 @@ class Request:
     auth: Optional[tuple[str, str]] = None
     match: dict[str, str] = field(default_factory=dict)
     client: tuple = ()
+    server: Any = None  # the EmulatorServer, for handlers that need its body cache
 
     @property
     def accepts_gzip(self) -> bool:
@@ -233,9 +236,13 @@ def _with_type(headers: Optional[dict | list], content_type: Optional[str]) -> l
     return out
 
 
+# One shared encoder: json.dumps() with options builds a new encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def dumps_compact(value: Any) -> bytes:
     """One compact JSON value as UTF-8 bytes (no spaces, non-ASCII kept as UTF-8)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _COMPACT(value).encode("utf-8")
 
 
 def json_response(value: Any, status: int = 200, *, headers=None, compress: bool = False,
@@ -353,9 +360,9 @@ class BodyCache:
     """Byte-budgeted LRU of encoded body blocks, shared by every response of one server.
 
     Large read paths (a job of a million records) are cut into blocks; each block is encoded
-    once and kept here in the form(s) clients asked for: raw bytes, or an independently
-    deflated segment (sync-flushed, no back-references outside the block) with its CRC and
-    length, which the gzip writer splices into a response without compressing again.
+    once and kept here as an independently deflated segment (sync-flushed, no
+    back-references outside the block) with its CRC and length, which the gzip writer
+    splices into a response without compressing again.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES):
@@ -402,8 +409,10 @@ class BodyCache:
 class Block:
     """A piece of a streamed body that knows its raw and its deflated form (see BodyCache).
 
-    Two threads may encode the same block at once; the work is duplicated but the result is
-    identical, which is cheaper than holding a lock while encoding.
+    Only the deflated form is cached: it is 5-10 times smaller than the raw bytes, and
+    inflating it again for a client that refuses gzip costs less than encoding the records
+    anew. Two threads may encode the same block at once; the work is duplicated but the
+    result is identical, which is cheaper than holding a lock while encoding.
     """
 
     __slots__ = ("cache", "key", "produce")
@@ -412,26 +421,25 @@ class Block:
         self.cache, self.key, self.produce = cache, key, produce
 
     def data(self) -> bytes:
-        key = (self.key, "raw")
-        data = self.cache.get(key)
-        if data is None:
-            data = self.produce()
-            self.cache.put(key, data, len(data))
-        return data
+        seg = self.cache.get((self.key, "deflate"))
+        if seg is None:
+            seg = self._deflate(self.produce(), DEFAULT_BLOCK_LEVEL)
+        # A decompressor object, because a sync-flushed segment has no final block and
+        # zlib.decompress() would call it truncated.
+        return zlib.decompressobj(-zlib.MAX_WBITS).decompress(seg[0])
 
     def deflated(self, level: int) -> tuple[bytes, int, int]:
         """(raw deflate segment ending in a sync flush, crc32, uncompressed length)."""
-        key = (self.key, "deflate", level)
-        seg = self.cache.get(key)
+        seg = self.cache.get((self.key, "deflate"))
         if seg is None:
-            data = self.cache.get((self.key, "raw"))
-            if data is None:
-                # Only the compressed form was asked for: do not spend cache on raw bytes.
-                data = self.produce()
-            comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
-            raw = comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH)
-            seg = (raw, zlib.crc32(data), len(data))
-            self.cache.put(key, seg, len(raw))
+            seg = self._deflate(self.produce(), level)
+        return seg
+
+    def _deflate(self, data: bytes, level: int) -> tuple[bytes, int, int]:
+        comp = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        raw = comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH)
+        seg = (raw, zlib.crc32(data), len(data))
+        self.cache.put((self.key, "deflate"), seg, len(raw))
         return seg
 
 
@@ -698,6 +706,9 @@ class _Handler(BaseHTTPRequestHandler):
         # The stdlib writes to stderr; its remaining messages (protocol errors) go to debug.
         log.debug("%s: %s", self.server.name, format % args)
 
+    def version_string(self) -> str:
+        return self.server_version
+
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         pass  # _dispatch logs one richer line per request
 
@@ -760,7 +771,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         request = Request(method, path, raw_path, raw_query, parse_query(raw_query), self.headers,
                           auth=parse_basic_auth(self.headers.get("Authorization")),
-                          client=self.client_address)
+                          client=self.client_address, server=server)
         rule = server.faults.match(method, path, raw_query)
         if rule is not None and rule.delay:
             time.sleep(float(rule.delay))

@@ -14,11 +14,12 @@ from hubfs.tree import StaticDir
 def open_remotes(config, only=None):
     """Return {name: Remote} for the configured remotes (just *only* when given)."""
     remotes = {}
+    policy = config.retry_policy()
     for name, remote_config in config.remotes.items():
         if only and name != only:
             continue
         module = backends.load(remote_config.type)
-        remotes[name] = module.Remote(name, remote_config.options)
+        remotes[name] = module.Remote(name, remote_config.options, policy=policy)
     return remotes
 
 

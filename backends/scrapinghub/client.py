@@ -41,7 +41,7 @@ SEQUENTIAL_PAGE = 1000
 # `Client.record_pages` for the measurements behind the value.
 PARALLEL_PAGE = 5000
 # Pages in flight per stream; more only adds memory once the service's own speed is the
-# limit (measured on the emulator: see docs/backends/scrapinghub.md).
+# limit (see `Client.record_pages`).
 PARALLEL_PAGES = 5
 # jobq/P/list serves at most 1000 jobs per call (API docs).
 JOBS_PAGE = 1000
@@ -144,7 +144,7 @@ class Client:
         while True:
             params = [("spider", spider)]
             params += [("state", s) for s in ("pending", "running", "finished", "deleted")]
-            params += [("jobmeta", f) for f in ("spider",) + JOB_TIME_FIELDS]
+            params += [("jobmeta", f) for f in JOB_TIME_FIELDS]
             params += [("count", JOBS_PAGE), ("start", start)]
             response = self.http.request("GET", self._url("jobq", project, "list"), params=params)
             page = _loads_lines(response.content, self.name, response)
@@ -232,10 +232,13 @@ class Client:
         want = size + 1 if last else size
         records = []
         while len(records) < want:
-            page = self.get_records(*fetch, offset + len(records), want - len(records))
-            if not page:
-                break
+            ask = want - len(records)
+            page = self.get_records(*fetch, offset + len(records), ask)
             records.extend(page)
+            # Short of what was asked: a cap while the slot is not full (ask on), else
+            # the end, which only the probe record of the last slot may hit.
+            if not page or (len(page) < ask and len(records) >= size):
+                break
         if len(records) < size:
             kind, project, spider_id, job = fetch
             raise errors.ServiceError(

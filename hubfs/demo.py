@@ -1,0 +1,147 @@
+"""`hubfs demo`: start the emulators, mount them, and show the tree a user can explore.
+
+The emulators run as background processes (so the mount stays useful after the command
+returns) with the `demo` seed data on free loopback ports; their config goes to a 0600
+file under the runtime directory. `hubfs demo --stop` unmounts and stops them.
+"""
+
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import backends
+from hubfs import errors
+from hubfs.daemon import runtime_dir
+
+DEFAULT_MOUNTPOINT = "/tmp/hubfs-demo"
+SHOW_PER_DIR = 3  # entries shown per directory before "... N more"
+
+
+def state_file():
+    return os.path.join(runtime_dir(), "demo.json")
+
+
+def emulated_types():
+    """Backend types that ship an emulator, in registry order."""
+    found = []
+    for type_name, module in backends.BACKENDS.items():
+        try:
+            importlib.import_module(module + ".emulator")
+        except ImportError:
+            continue
+        found.append(type_name)
+    return found
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "__emulator__/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise errors.HubfsError(f"emulator at {url} did not start within {timeout:.0f}s")
+
+
+def start(mountpoint=None):
+    mountpoint = os.path.abspath(mountpoint or DEFAULT_MOUNTPOINT)
+    if os.path.exists(state_file()):
+        stop(quiet=True)
+    os.makedirs(mountpoint, exist_ok=True)
+    workdir = os.path.join(runtime_dir(), "demo")
+    os.makedirs(workdir, mode=0o700, exist_ok=True)
+    state = {"mountpoint": mountpoint, "emulators": []}
+    tables = []
+    try:
+        for type_name in emulated_types():
+            port = free_port()
+            url = f"http://127.0.0.1:{port}/"
+            log = open(os.path.join(workdir, f"{type_name}-emulator.log"), "w")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "hubfs", "emulate", type_name, "--port", str(port), "--data", "demo"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            state["emulators"].append({"type": type_name, "pid": process.pid, "url": url})
+            wait_healthy(url)
+            emulator = importlib.import_module(backends.BACKENDS[type_name] + ".emulator")
+            tables.append(emulator.remote_toml(type_name, url, emulator.DEMO_APIKEY))
+        config_path = os.path.join(workdir, "hubfs.toml")
+        fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f'[hubfs]\ncache_dir = "{os.path.join(workdir, "cache")}"\n\n' + "\n".join(tables))
+        state["config"] = config_path
+        with open(state_file(), "w") as fh:
+            json.dump(state, fh)
+        subprocess.run([sys.executable, "-m", "hubfs", "mount", "--config", config_path, mountpoint],
+                       check=True)
+    except BaseException:
+        stop(quiet=True)
+        raise
+    print(f"\nThe demo tree at {mountpoint} (first {SHOW_PER_DIR} entries per directory):\n")
+    show_tree(mountpoint)
+    print(f"\nExplore it with ls, cat, grep, cp, rsync, tar. Config: {config_path}")
+    print(f"Try:  cat {first_file(mountpoint, 'items.jl')} | head -3")
+    print(f"Unmount and stop the emulators with:  hubfs demo --stop   (or: make demo-stop)")
+    return 0
+
+
+def show_tree(root, prefix="", depth=0):
+    """Print directories breadth-limited; files of the first job with their sizes."""
+    entries = sorted(os.scandir(root), key=lambda e: (not e.is_dir(), natural_key(e.name)))
+    shown = entries[:SHOW_PER_DIR] if any(e.is_dir() for e in entries) else entries
+    for entry in shown:
+        if entry.is_dir():
+            print(f"{prefix}{entry.name}/")
+            if depth < 6:
+                show_tree(entry.path, prefix + "    ", depth + 1)
+        else:
+            print(f"{prefix}{entry.name}  ({os.stat(entry.path).st_size} bytes)")
+    if len(entries) > len(shown):
+        print(f"{prefix}... and {len(entries) - len(shown)} more")
+
+
+def natural_key(name):
+    return (0, -int(name)) if name.isdigit() else (1, name)  # newest job numbers first
+
+
+def first_file(root, name):
+    for directory, _dirs, files in os.walk(root):
+        if name in files:
+            return os.path.join(directory, name)
+    return os.path.join(root, "...", name)
+
+
+def stop(quiet=False):
+    try:
+        with open(state_file()) as fh:
+            state = json.load(fh)
+    except (OSError, ValueError):
+        if not quiet:
+            print("hubfs: no demo is running")
+        return 0
+    from hubfs.fuse.mount import is_mounted
+
+    if is_mounted(state["mountpoint"]):
+        subprocess.run([sys.executable, "-m", "hubfs", "umount", state["mountpoint"]], check=False)
+    for emulator in state.get("emulators", []):
+        try:
+            os.kill(emulator["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    os.unlink(state_file())
+    if not quiet:
+        print("hubfs: demo stopped")
+    return 0
