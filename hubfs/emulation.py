@@ -22,12 +22,12 @@ import re
 import socket
 import socketserver
 import struct
+import sys
 import threading
 import time
 import zlib
 from base64 import b64decode
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Iterator, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -547,7 +547,9 @@ class FaultRule:
     matching requests pass untouched, the next *times* ones (-1 = forever) get the effect:
     *delay* seconds of sleep, then either an answer with *status* (+ *body*, *headers*)
     instead of the handler, or the handler's real answer with only the first *cut_after*
-    body bytes sent before the connection is closed.
+    body bytes sent before the connection is closed. A sized body announces its full
+    Content-Length; a streamed one announces a full chunk and delivers part of it; with
+    gzip the count is of compressed bytes. Either way the client sees a short read.
     """
 
     path: str = ""
@@ -952,6 +954,15 @@ class EmulatorServer(ThreadingHTTPServer):
         with self._conn_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request, client_address) -> None:
+        # socketserver prints every error to stderr; a client dropping its connection is
+        # routine (pools close idle sockets, tests abandon streams), so that goes to debug.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, socket.timeout)):
+            log.debug("%s: connection from %s dropped: %s", self.name, client_address, exc)
+        else:
+            log.exception("%s: error serving %s", self.name, client_address)
 
     def close_connections(self) -> None:
         with self._conn_lock:

@@ -115,17 +115,23 @@ class HttpClient:
             attempt += 1
             started = time.monotonic()
             try:
-                response = session.request(method, url, stream=stream, **kwargs)
-                if not stream:
-                    response.content  # read now, so a cut body is seen (and retried) here
+                # Always stream at first: requests would otherwise read the body inside
+                # send(), where a cut body cannot be told from a refused connection.
+                response = session.request(method, url, stream=True, **kwargs)
             except requests.exceptions.RetryError as exc:
                 raise errors.Transient(f"{where}: gave up after {self.policy.attempts} attempts") from exc
-            except BODY_ERRORS as exc:
-                if idempotent and attempt < self.policy.attempts:
-                    log.debug("%s: %s; retrying", where, type(exc).__name__)
-                    self.policy.sleep_before(attempt)
-                    continue
+            except BODY_ERRORS as exc:  # urllib3 has already retried connecting
                 raise errors.Transient(f"{where}: {describe(exc)}") from exc
+            if not stream:
+                try:
+                    response.content  # read now, so a cut body is seen (and retried) here
+                except BODY_ERRORS as exc:
+                    if idempotent and attempt < self.policy.attempts:
+                        log.debug("%s: %s; retrying", where, describe(exc))
+                        self.policy.sleep_before(attempt)
+                        continue
+                    raise errors.Transient(f"{where}: {describe(exc)} "
+                                           f"(after {attempt} attempts)") from exc
             with self._count_lock:
                 self.request_count += 1
             log.debug("%s -> %s in %.3fs", where, response.status_code, time.monotonic() - started)
@@ -133,6 +139,8 @@ class HttpClient:
                 return response
             detail = error_detail(response)
             response.close()
+            if idempotent and response.status_code in RETRY_STATUSES:
+                detail = f"after {self.policy.attempts} attempts" + (f": {detail}" if detail else "")
             raise errors.from_status(response.status_code, where, detail)
 
 

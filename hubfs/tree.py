@@ -32,8 +32,10 @@ class Node:
     """Something with a name in the tree.
 
     *mtime* is seconds since the epoch as the service reports it (never "now", so that
-    `rsync -a` and `tar` see stable times); *immutable* promises that neither the node nor
-    anything below it will change, which earns long kernel timeouts and disk caching.
+    `rsync -a` and `tar` see stable times); *immutable* promises that the node itself will
+    not change (for a directory: its list of names; for a file: its bytes), which earns
+    long kernel timeouts and, for rendered files, disk caching. Each node decides for
+    itself: a finished job's directory is immutable while its `meta.json` is not.
     """
 
     is_dir = False

@@ -10,7 +10,7 @@ import time
 
 from hubfs import tree as node_tree
 from hubfs.config import Option
-from hubfs.errors import AccessDenied, ConfigError
+from hubfs.errors import AccessDenied, ConfigError, HubfsError
 
 OPTIONS = {
     "apikey": Option(str, required=True, secret=True,
@@ -54,7 +54,16 @@ class Remote(node_tree.Remote):
         try:
             self.client.list_projects()
             if self.site.projects:
-                self.client.check_storage(self.site.projects[0])
+                # The project list came from the config, so nothing has touched the
+                # storage host yet: a wrong storage URL would otherwise fail at first use.
+                try:
+                    self.client.check_storage(self.site.projects[0])
+                except AccessDenied:
+                    raise
+                except HubfsError as exc:
+                    raise type(exc)(f"remote {self.name!r}: the storage API at "
+                                    f"{self.client.storage_url} failed a first request "
+                                    f"({exc})") from None
         except AccessDenied as exc:
             raise AccessDenied(f"remote {self.name!r}: the service refused the API key "
                                f"({exc})") from None

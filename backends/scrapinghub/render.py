@@ -25,6 +25,7 @@ FORMAT_VERSION = "v1"
 class RenderError(ValueError):
     """A record that cannot be rendered; the caller adds which file it belongs to."""
 
+
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 

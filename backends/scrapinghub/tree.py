@@ -124,6 +124,9 @@ ProjectDir.SECTIONS = (SpidersDir,)
 
 
 class SpiderDir(Dir):
+    """A spider's jobs, newest first; its numeric id is asked only when a lookup needs it
+    (a listing needs none: job keys carry it)."""
+
     def __init__(self, site, project, name, spider_id=None):
         super().__init__(name, site.started)
         self.site = site
@@ -134,7 +137,8 @@ class SpiderDir(Dir):
         if self._spider_id is None:
             self._spider_id = self.site.client.spider_id(self.project, self.name)
             if self._spider_id is None:
-                raise NotFound(f"{self.site.name}: no spider {self.name!r} in project {self.project}")
+                raise NotFound(f"{self.site.name}: no spider {self.name!r} "
+                               f"in project {self.project}")
         return self._spider_id
 
     def children(self):

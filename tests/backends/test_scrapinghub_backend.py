@@ -17,7 +17,7 @@ from scrapinghub import ScrapinghubClient
 from backends.scrapinghub import Remote
 from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
 from hubfs.emulation import start_in_thread
-from hubfs.errors import AccessDenied, NotFound, ServiceError, Transient
+from hubfs.errors import AccessDenied, HubfsError, NotFound, ServiceError, Transient
 from hubfs.http import RetryPolicy
 from hubfs.tree import Kind
 
@@ -221,6 +221,11 @@ def test_lookups_and_not_found(remote, emu):
     # quotes has 3 jobs: job 4 exists only under books.
     with pytest.raises(NotFound):
         spiders.child("quotes").child("4")
+    # Metadata naming another spider is not this spider's job.
+    emu.server.faults.add(path=r"^/jobs/101/2/1$", status=200,
+                          body='{"spider":"books","state":"finished"}')
+    with pytest.raises(NotFound):
+        spiders.child("quotes").child("1")
     with pytest.raises(NotFound):
         job_dir(remote, "101/books/1").child("nope.jl")
 
@@ -349,6 +354,19 @@ def test_wrong_key_is_access_denied(emu):
             list(remote.root().child("101").child("spiders").child("books").children())
     finally:
         remote.close()
+
+
+def test_dash_error_status_on_http_200(remote, emu):
+    emu.server.faults.add(path=r"^/api/scrapyd/listprojects.json$", status=200, times=2,
+                          body='{"status":"error","message":"Authentication failed"}')
+    with pytest.raises(AccessDenied, match="refused"):
+        remote.check()
+    with pytest.raises(AccessDenied):
+        list(remote.root().children())
+    emu.server.faults.add(path=r"^/api/spiders/list.json$", status=200,
+                          body='{"status":"badrequest","message":"no such project"}')
+    with pytest.raises(HubfsError, match="no such project"):
+        list(remote.root().child("101").child("spiders").children())
 
 
 def test_check_passes_with_the_right_key(remote, emu):

@@ -11,7 +11,7 @@ opened" to the stats dump; the bench item has a fixed encoded size so stats need
 from __future__ import annotations
 
 import pprint
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -78,7 +78,7 @@ class JobSpec:
     close_reason: Optional[str] = None
     bot: str = "demo"
     with_error: bool = False
-    extra: dict = field(default_factory=dict)
+    fixed_pages: Optional[int] = None  # overrides the pages-per-item rule (the bench job)
 
     @property
     def seed(self) -> tuple[int, int, int]:
@@ -89,6 +89,8 @@ class JobSpec:
         """Requests made: one listing page per 20 items plus one page per item, +1 retry."""
         if self.running_time is None:
             return 0
+        if self.fixed_pages is not None:
+            return self.fixed_pages
         return self.items + self.items // 20 + 2
 
     @property
@@ -141,6 +143,7 @@ NEWS_VERBS = ["unveil", "debate", "postpone", "approve", "question", "celebrate"
 NEWS_OBJECTS = ["a new transit plan", "record rainfall data", "the 2026 budget",
                 "an open-source telescope", "a forgotten manuscript", "café opening hours",
                 "faster battery chemistry", "the winter schedule 🚋"]
+SITE = "/usr/local/lib/python3.11/site-packages"
 HOSTS = {
     "books": "books.toscrape.com", "quotes": "quotes.toscrape.com",
     "authors": "quotes.toscrape.com", "products": "shop.example.com",
@@ -171,6 +174,8 @@ def item_url(spec: JobSpec, index: int) -> str:
 
 def make_item(spec: JobSpec, index: int) -> dict:
     """Item *index* of the job described by *spec*."""
+    if spec.kind == "bench":
+        return bench_item(index)
     rng = Rng(*spec.seed, index, 1)
     url = item_url(spec, index)
     kind = spec.kind
@@ -464,9 +469,9 @@ def make_logs(spec: JobSpec) -> tuple[list[dict], dict]:
         add(40, span // 2,
             f"Spider error processing <GET {item_url(spec, 7)}> (referer: https://{host}/)\n"
             "Traceback (most recent call last):\n"
-            '  File "/usr/local/lib/python3.11/site-packages/scrapy/utils/defer.py", line 279, in iter_errback\n'
+            f'  File "{SITE}/scrapy/utils/defer.py", line 279, in iter_errback\n'
             "    yield next(it)\n"
-            '  File "/usr/local/lib/python3.11/site-packages/scrapy/core/spidermw.py", line 106, in process_sync\n'
+            f'  File "{SITE}/scrapy/core/spidermw.py", line 106, in process_sync\n'
             "    yield from iterable\n"
             f'  File "/app/{spec.bot}/spiders/{spec.spider}.py", line 42, in parse_item\n'
             "    price = float(response.css('.price::text').get()[1:])\n"

@@ -7,7 +7,7 @@ and job data reads/writes/stats. Each handler parses its parameters, calls the s
 serialises the answer the way the real service does (JSON lines, 200 `null` for missing
 fields, plain-text error bodies, JSON ones on JobQ). Decisions where the service is not
 documented: an unknown project answers 403 (the service cannot tell "absent" from "not
-yours"); an unknown job reads as empty (meta body empty, fields null, no records, zero
+yours"); an unknown job reads as empty (metadata `{}`, fields null, no records, zero
 stats) like any absent key in a key-value store, while writes to it answer 404.
 """
 
@@ -20,8 +20,8 @@ from hubfs.emulation import (JSON_CT, JSONLINES_CT, MSGPACK_CT, HTTPError, Reque
 
 from . import serving
 from .records import FilterError
-from .state import (LIST_LIMIT, QUEUE_STATES, RESOURCES, STATES, BadRecord, DuplicateJob, Job,
-                    RecordTooLarge, ScrapinghubState)
+from .state import (LIST_LIMIT, QUEUE_STATES, STATES, BadRecord, DuplicateJob, Job, RecordTooLarge,
+                    ScrapinghubState)
 
 MSGPACK_ACCEPT = "application/x-msgpack"
 
@@ -249,9 +249,10 @@ class StorageAPI:
         project = self._project(request)
         spider = request.match.get("spider")
         jobs = self.state.last_jobs(project.id, int(spider) if spider else None)
+        q = request.query
         try:
-            start = serving.parse_key(request.query["start"]) if request.query.get("start") else None
-            after = serving.parse_key(request.query["startafter"]) if request.query.get("startafter") else None
+            start = serving.parse_key(q["start"]) if q.get("start") else None
+            after = serving.parse_key(q["startafter"]) if q.get("startafter") else None
         except ValueError:
             raise storage_error(400, "Invalid start key") from None
         count = _int(request, "count")
@@ -274,9 +275,9 @@ class StorageAPI:
         if name is not None:
             value = job.meta.get(name) if job is not None else None
             return json_response(value)
-        if job is None:
-            return empty_response(content_type=JSONLINES_CT)
-        return jsonlines_response([job.meta])
+        # An unknown job reads as an empty object (an empty body would make the official
+        # client's metadata.list() raise StopIteration).
+        return jsonlines_response([job.meta if job is not None else {}])
 
     def post_meta(self, request: Request) -> Response:
         job = self._job(request)
@@ -343,7 +344,6 @@ class StorageAPI:
         if job is None:
             raise storage_error(404)
         resource = request.match["resource"]
-        assert resource in RESOURCES
         start = _int(request, "start")
         records = self._body_lines(request)
         try:

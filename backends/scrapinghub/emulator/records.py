@@ -14,9 +14,6 @@ import json
 import threading
 from typing import Any, Callable, Optional, Sequence
 
-STATS_RESOURCES = ("items", "logs", "requests")
-
-
 class LazyList(Sequence):
     """A list built by *builder()* on first use (seeded logs: cheap to describe, built late)."""
 
@@ -225,8 +222,8 @@ def parse_filters(raw_filters: list[str]) -> list[tuple[str, str, list]]:
 
 
 def matches(record: Any, filters: list[tuple[str, str, list]]) -> bool:
-    """True when *record* satisfies every filter (a missing field fails all but
-    `hasnotelement`, `!=` and the absence it implies)."""
+    """True when *record* satisfies every filter; a missing field satisfies only
+    `hasnotelement` and `!=`."""
     for name, op, operands in filters:
         value = record.get(name, _MISSING) if isinstance(record, dict) else _MISSING
         if value is _MISSING:

@@ -123,7 +123,8 @@ def _job_stores(spec: JobSpec) -> dict[str, RecordStore]:
         "logs": RecordStore(logs, ts_fn=lambda i: logs[i]["time"], by_level=True),
         "requests": RecordStore(GeneratedSeq(spec.pages, lambda i: content.make_request(spec, i)),
                                 ts_fn=lambda i: content.make_request(spec, i)["time"]),
-        "samples": RecordStore(GeneratedSeq(content.sample_count(spec), lambda i: content.make_sample(spec, i)),
+        "samples": RecordStore(GeneratedSeq(content.sample_count(spec),
+                                            lambda i: content.make_sample(spec, i)),
                                ts_fn=lambda i: content.make_sample(spec, i)[0]),
     }
 
@@ -179,22 +180,18 @@ def seed_bench(state: ScrapinghubState) -> None:
     seed_demo(state)
     state.add_project(BENCH_PROJECT, "bench")
     state.add_spider(BENCH_PROJECT, "bench", 1, version="bench-1")
-    pending, running, finished = EPOCH_MS + 30 * DAY, EPOCH_MS + 30 * DAY + 10_000, EPOCH_MS + 30 * DAY + 3_610_000
+    pending = EPOCH_MS + 30 * DAY
+    running, finished = pending + 10_000, pending + 3_610_000  # one hour of run
+    # A million request records would only slow this job's stats down and the bench is
+    # about items, so the job reports 1,000 requests (as if each page listed 1,000 items).
     spec = JobSpec(BENCH_PROJECT, 1, "bench", "bench", 1, FINISHED, BENCH_ITEMS, pending, running,
-                   finished, "finished", bot="bench")
+                   finished, "finished", bot="bench", fixed_pages=1000)
     stores = _job_stores(spec)
+    # The items encode themselves from templates and know their stats (see content.BenchItems).
     stores["items"] = RecordStore(content.BenchItems(BENCH_ITEMS),
-                                  ts_fn=lambda i: running + i * 3,
+                                  ts_fn=lambda i: running + 5_000 + i * 3,
                                   stats_fn=lambda: content.bench_item_stats(BENCH_ITEMS))
-    # A million request records would only slow the stats of this job down; the bench is
-    # about items, so the job reports one listing request per 1,000 items.
-    stores["requests"] = RecordStore(GeneratedSeq(BENCH_ITEMS // 1000, lambda i: {
-        "url": f"https://bench.example.com/list/{i}", "status": 200, "method": "GET",
-        "rs": 200_000, "duration": 120, "time": running + i * 3_600, "fp": f"{content.mix(i):016x}"}),
-        ts_fn=lambda i: running + i * 3_600)
-    meta = _job_meta(spec, ["bench"], "bench-1")
-    meta["scrapystats"]["item_scraped_count"] = BENCH_ITEMS
-    state.add_job(BENCH_PROJECT, 1, 1, meta, stores)
+    state.add_job(BENCH_PROJECT, 1, 1, _job_meta(spec, ["bench"], "bench-1"), stores)
 
 
 SEEDS = {"demo": seed_demo, "bench": seed_bench}

@@ -34,8 +34,10 @@ _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 def parse_key(raw: str) -> tuple[int, ...]:
     """`"101/1/5/17"` -> (101, 1, 5, 17); raises ValueError for non-numeric parts."""
-    parts = raw.strip("/").split("/")
-    return tuple(int(p) for p in parts)
+    try:
+        return tuple(int(p) for p in raw.strip("/").split("/"))
+    except ValueError:
+        raise ValueError(f"Invalid key: {raw!r}") from None
 
 
 @dataclass
