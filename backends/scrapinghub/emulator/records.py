@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
+
 
 class LazyList(Sequence):
     """A list built by *builder()* on first use (seeded logs: cheap to describe, built late)."""

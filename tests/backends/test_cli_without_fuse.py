@@ -1,0 +1,66 @@
+"""`hubfs ls` and `hubfs cat` reach the same tree as the mount, without FUSE."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from scrapinghub import ScrapinghubClient
+
+from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
+from hubfs.emulation import start_in_thread
+from tests.support import REPO, hubfs, scrapinghub_remote, write_config
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with start_in_thread(create_server(data="demo")) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def config(emulator, tmp_path_factory):
+    return write_config(tmp_path_factory.mktemp("cli"), {"zyte": scrapinghub_remote(emulator.url, DEMO_APIKEY)})
+
+
+def test_ls_walks_the_tree(config):
+    assert hubfs("ls", "--config", config, "zyte:").stdout.split() == ["101/", "102/", "103/"]
+    assert hubfs("ls", "--config", config, "zyte:101/spiders/books").stdout.split()[:2] == ["6/", "5/"]
+    files = hubfs("ls", "--config", config, "zyte:101/spiders/books/2").stdout.split()
+    assert "items.jl" in files and "log.txt" in files
+
+
+def test_cat_matches_official_export(config, emulator):
+    client = ScrapinghubClient(DEMO_APIKEY, dash_endpoint=emulator.url + "api/", endpoint=emulator.url)
+    expected = "".join(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n"
+                       for item in client.get_job("101/1/4").items.iter())
+    assert hubfs("cat", "--config", config, "zyte:101/spiders/books/4/items.jl").stdout == expected
+
+
+def test_missing_path_and_bad_remote_are_clear(config):
+    result = hubfs("cat", "--config", config, "zyte:101/spiders/nope/1/items.jl", check=False)
+    assert result.returncode == 1 and "no spider 'nope'" in result.stderr
+    result = hubfs("ls", "--config", config, "other:", check=False)
+    assert result.returncode == 2 and "no remote 'other'" in result.stderr
+
+
+def test_emulate_command_prints_a_working_remote(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "hubfs", "emulate", "scrapinghub", "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    try:
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(line.startswith("storage_url") for line in lines):
+            lines.append(process.stdout.readline().strip())
+        toml = "\n".join(line for line in lines if line.startswith(("[remotes", "type", "apikey", "app_url", "storage_url")))
+        path = tmp_path / "hubfs.toml"
+        path.write_text(toml + "\n")
+        os.chmod(path, 0o600)
+        remote = toml.split("[remotes.")[1].split("]")[0]
+        listing = hubfs("ls", "--config", str(path), f"{remote}:").stdout
+        assert listing.split() == ["101/", "102/", "103/"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
