@@ -94,32 +94,35 @@ def start(mountpoint=None):
     show_tree(mountpoint)
     print(f"\nExplore it with ls, cat, grep, cp, rsync, tar. Config: {config_path}")
     print(f"Try:  cat {first_file(mountpoint, 'items.jl')} | head -3")
-    print(f"Unmount and stop the emulators with:  hubfs demo --stop   (or: make demo-stop)")
+    print(f"Unmount and stop the emulators with:  make demo-stop   (or: hubfs demo --stop)")
     return 0
 
 
-def show_tree(root, prefix="", depth=0):
-    """Print directories breadth-limited; files of the first job with their sizes."""
-    entries = sorted(os.scandir(root), key=lambda e: (not e.is_dir(), natural_key(e.name)))
-    shown = entries[:SHOW_PER_DIR] if any(e.is_dir() for e in entries) else entries
-    for entry in shown:
-        if entry.is_dir():
-            print(f"{prefix}{entry.name}/")
-            if depth < 6:
-                show_tree(entry.path, prefix + "    ", depth + 1)
-        else:
+def show_tree(root, prefix="", depth=0, shown_files=None):
+    """Print directories breadth-limited, and the files of the first job with their sizes
+    (a `stat` renders a finished job's file into the cache: exact sizes)."""
+    shown_files = [] if shown_files is None else shown_files
+    entries = list(os.scandir(root))  # the service's order: projects up, newest job first
+    directories = [e for e in entries if e.is_dir()]
+    files = [e for e in entries if not e.is_dir()]
+    for entry in directories[:SHOW_PER_DIR]:
+        print(f"{prefix}{entry.name}/")
+        if depth < 6:
+            show_tree(entry.path, prefix + "    ", depth + 1, shown_files)
+    if files and not shown_files:
+        for entry in files:
             print(f"{prefix}{entry.name}  ({os.stat(entry.path).st_size} bytes)")
-    if len(entries) > len(shown):
-        print(f"{prefix}... and {len(entries) - len(shown)} more")
-
-
-def natural_key(name):
-    return (0, -int(name)) if name.isdigit() else (1, name)  # newest job numbers first
+        shown_files.append(root)
+    elif files:
+        print(f"{prefix}{'  '.join(e.name for e in files)}")
+    if len(directories) > SHOW_PER_DIR:
+        print(f"{prefix}... and {len(directories) - SHOW_PER_DIR} more")
 
 
 def first_file(root, name):
+    """A non-empty file called *name* under *root* (for the "try this" hint)."""
     for directory, _dirs, files in os.walk(root):
-        if name in files:
+        if name in files and os.stat(os.path.join(directory, name)).st_size:
             return os.path.join(directory, name)
     return os.path.join(root, "...", name)
 
