@@ -169,7 +169,7 @@ def main():
     for name, key in (("official client `items.iter()` -> JSON lines", "official"),
                       ("hubfs `cat items.jl` (cold cache)", "hubfs")):
         fig = summary[key]
-        print(f"| {name} | {fig['wall']:.2f} s | {fig['ttfb']:.2f} s | {fig['peak_rss'] / mib:.0f} MiB |")
+        print(f"| {name} | {fig['wall']:.2f} s | {fig['ttfb']:.3f} s | {fig['peak_rss'] / mib:.0f} MiB |")
     print(f"| hubfs re-read from disk cache | {summary['hubfs']['warm_wall']:.2f} s | | |")
     print(f"ratio official/hubfs wall time: {summary['ratio_official_over_hubfs']:.2f}x")
     return 0 if summary["identical_output"] else 1

@@ -190,7 +190,7 @@ def cmd_emulate(args):
     if args.type not in backends.BACKENDS:
         raise errors.ConfigError(f"unknown type {args.type!r} (one of {', '.join(sorted(backends.BACKENDS))})")
     emulator = importlib.import_module(backends.BACKENDS[args.type] + ".emulator")
-    return emulator.main(["--port", str(args.port), "--data", args.data])
+    return emulator.main(["--port", str(args.port), "--data", args.data] + (["-v"] if args.debug else []))
 
 
 def cmd_demo(args):

@@ -94,7 +94,7 @@ def start(mountpoint=None):
     show_tree(mountpoint)
     print(f"\nExplore it with ls, cat, grep, cp, rsync, tar. Config: {config_path}")
     print(f"Try:  cat {first_file(mountpoint, 'items.jl')} | head -3")
-    print(f"Unmount and stop the emulators with:  make demo-stop   (or: hubfs demo --stop)")
+    print("Unmount and stop the emulators with:  make demo-stop   (or: hubfs demo --stop)")
     return 0
 
 

@@ -18,3 +18,23 @@ def _loopback_only(self, address):
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(scope="module")
+def sh_emulator():
+    """A Scrapinghub emulator with the demo data, shared by one test module."""
+    from backends.scrapinghub.emulator import create_server
+    from hubfs.emulation import start_in_thread
+
+    with start_in_thread(create_server(data="demo")) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def sh_config(sh_emulator, tmp_path_factory):
+    """A 0600 config with one remote, `zyte`, pointing at `sh_emulator`."""
+    from backends.scrapinghub.emulator import DEMO_APIKEY
+    from tests.support import scrapinghub_remote, write_config
+
+    return write_config(tmp_path_factory.mktemp("cfg"),
+                        {"zyte": scrapinghub_remote(sh_emulator.url, DEMO_APIKEY)})

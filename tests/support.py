@@ -52,6 +52,19 @@ def scrapinghub_remote(url, apikey, **extra):
             "storage_url": url, **extra}
 
 
+def official_export(url, job_key, resource="items"):
+    """The job's records as JSON lines, made with the official `scrapinghub` client: the
+    bytes a user's own export script would write (and hubfs must serve)."""
+    from scrapinghub import ScrapinghubClient
+
+    from backends.scrapinghub.emulator import DEMO_APIKEY
+
+    client = ScrapinghubClient(DEMO_APIKEY, dash_endpoint=url + "api/", endpoint=url)
+    records = getattr(client.get_job(job_key), resource).iter()
+    return b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+                    for r in records)
+
+
 def hubfs(*args, check=True, timeout=120, env=None):
     """Run the hubfs CLI as a user would; returns the CompletedProcess."""
     result = subprocess.run([sys.executable, "-m", "hubfs", *args], capture_output=True,

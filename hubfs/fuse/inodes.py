@@ -21,10 +21,6 @@ class Inode:
     node: object
     lookups: int = 0
 
-    @property
-    def path(self):
-        return self.name
-
 
 class InodeTable:
     def __init__(self, root_node):

@@ -56,6 +56,16 @@ def fuse_op(func):
     return wrapper
 
 
+def refused(name):
+    """A handler for *name* that fails with EROFS (and its one log line)."""
+
+    async def handler(self, *args):
+        self._refuse_write(name)
+
+    handler.__name__ = handler.__qualname__ = name
+    return fuse_op(handler)
+
+
 class HubfsOperations(pyfuse3.Operations):
     supports_dot_lookup = False
     enable_writeback_cache = False  # write-on-close needs every write to reach us
@@ -149,19 +159,19 @@ class HubfsOperations(pyfuse3.Operations):
         return attrs
 
     async def forget(self, inode_list):
-        for number, count in inode_list:
-            dropped = self.inodes.forget(number, count)
-            if dropped is not None:
-                self.content.forget(number)
-                self.listings.forget_dir(number)
+        # pyfuse3: forget must not raise at all (it answers no request).
+        try:
+            for number, count in inode_list:
+                dropped = self.inodes.forget(number, count)
+                if dropped is not None:
+                    self.content.forget(number)
+                    self.listings.forget_dir(number)
+        except Exception:
+            log.exception("forget: unexpected error")
 
     @fuse_op
     async def getattr(self, inode, ctx=None):
         return await self._attributes(self._inode(inode), render=True)
-
-    @fuse_op
-    async def setattr(self, inode, attr, fields, fh, ctx):
-        self._refuse_write("setattr")
 
     @fuse_op
     async def statfs(self, ctx):
@@ -272,41 +282,16 @@ class HubfsOperations(pyfuse3.Operations):
 
     # -- changes (refused in this read-only tree) --------------------------------------
 
-    @fuse_op
-    async def create(self, parent_inode, name, mode, flags, ctx):
-        self._refuse_write("create")
-
-    @fuse_op
-    async def mkdir(self, parent_inode, name, mode, ctx):
-        self._refuse_write("mkdir")
-
-    @fuse_op
-    async def mknod(self, parent_inode, name, mode, rdev, ctx):
-        self._refuse_write("mknod")
-
-    @fuse_op
-    async def unlink(self, parent_inode, name, ctx):
-        self._refuse_write("unlink")
-
-    @fuse_op
-    async def rmdir(self, parent_inode, name, ctx):
-        self._refuse_write("rmdir")
-
-    @fuse_op
-    async def symlink(self, parent_inode, name, target, ctx):
-        self._refuse_write("symlink")
-
-    @fuse_op
-    async def link(self, inode, new_parent_inode, new_name, ctx):
-        self._refuse_write("link")
-
-    @fuse_op
-    async def rename(self, parent_inode_old, name_old, parent_inode_new, name_new, flags, ctx):
-        self._refuse_write("rename")
-
-    @fuse_op
-    async def write(self, fh, off, buf):
-        self._refuse_write("write")
+    create = refused("create")
+    mkdir = refused("mkdir")
+    mknod = refused("mknod")
+    unlink = refused("unlink")
+    rmdir = refused("rmdir")
+    symlink = refused("symlink")
+    link = refused("link")
+    rename = refused("rename")
+    write = refused("write")
+    setattr = refused("setattr")
 
     def close(self):
         for handle in self.files.values():

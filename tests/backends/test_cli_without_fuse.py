@@ -1,45 +1,28 @@
 """`hubfs ls` and `hubfs cat` reach the same tree as the mount, without FUSE."""
 
-import json
 import os
 import subprocess
 import sys
 import time
 
-import pytest
-from scrapinghub import ScrapinghubClient
-
-from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
-from hubfs.emulation import start_in_thread
-from tests.support import REPO, hubfs, scrapinghub_remote, write_config
+from tests.support import REPO, hubfs, official_export
 
 
-@pytest.fixture(scope="module")
-def emulator():
-    with start_in_thread(create_server(data="demo")) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def config(emulator, tmp_path_factory):
-    return write_config(tmp_path_factory.mktemp("cli"), {"zyte": scrapinghub_remote(emulator.url, DEMO_APIKEY)})
-
-
-def test_ls_walks_the_tree(config):
+def test_ls_walks_the_tree(sh_config):
+    config = sh_config
     assert hubfs("ls", "--config", config, "zyte:").stdout.split() == ["101/", "102/", "103/"]
     assert hubfs("ls", "--config", config, "zyte:101/spiders/books").stdout.split()[:2] == ["6/", "5/"]
     files = hubfs("ls", "--config", config, "zyte:101/spiders/books/2").stdout.split()
     assert "items.jl" in files and "log.txt" in files
 
 
-def test_cat_matches_official_export(config, emulator):
-    client = ScrapinghubClient(DEMO_APIKEY, dash_endpoint=emulator.url + "api/", endpoint=emulator.url)
-    expected = "".join(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n"
-                       for item in client.get_job("101/1/4").items.iter())
-    assert hubfs("cat", "--config", config, "zyte:101/spiders/books/4/items.jl").stdout == expected
+def test_cat_matches_official_export(sh_config, sh_emulator):
+    expected = official_export(sh_emulator.url, "101/1/4").decode()
+    assert hubfs("cat", "--config", sh_config, "zyte:101/spiders/books/4/items.jl").stdout == expected
 
 
-def test_missing_path_and_bad_remote_are_clear(config):
+def test_missing_path_and_bad_remote_are_clear(sh_config):
+    config = sh_config
     result = hubfs("cat", "--config", config, "zyte:101/spiders/nope/1/items.jl", check=False)
     assert result.returncode == 1 and "no spider 'nope'" in result.stderr
     result = hubfs("ls", "--config", config, "other:", check=False)

@@ -6,17 +6,14 @@ line naming the mounted path and the cause. Never a silently short file.
 """
 
 import errno
-import json
 import os
 import time
 
 import pytest
 import requests
-from scrapinghub import ScrapinghubClient
 
-from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
-from hubfs.emulation import start_in_thread
-from tests.support import Mount, requires_fuse, scrapinghub_remote, write_config
+from backends.scrapinghub.emulator import DEMO_APIKEY
+from tests.support import Mount, official_export, requires_fuse, scrapinghub_remote, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -26,9 +23,8 @@ FAST_RETRIES = {"retries": 4, "retry_backoff": 0.05, "timeout": 2}
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    with start_in_thread(create_server(data="demo")) as handle:
-        yield handle
+def emulator(sh_emulator):
+    return sh_emulator
 
 
 @pytest.fixture(autouse=True)
@@ -44,12 +40,6 @@ def mount(emulator, tmp_path_factory):
                           general=FAST_RETRIES)
     with Mount(directory, config) as live:
         yield live
-
-
-def export(url, job_key, resource="items"):
-    client = ScrapinghubClient(DEMO_APIKEY, dash_endpoint=url + "api/", endpoint=url)
-    return b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-                    for r in getattr(client.get_job(job_key), resource).iter())
 
 
 def job_file(mount, project, spider, number, name="items.jl"):
@@ -73,7 +63,7 @@ def read(path):
 def test_transient_faults_on_item_pages_still_read_byte_exact(mount, emulator, fault, job):
     project, spider, number = job
     spider_id = {"books": 1, "products": 1, "news": 1}[spider]
-    expected = export(emulator.url, f"{project}/{spider_id}/{number}")
+    expected = official_export(emulator.url, f"{project}/{spider_id}/{number}")
     rule = emulator.server.faults.add(method="GET", path=rf"^/items/{project}/{spider_id}/{number}$",
                                       **fault)
     assert read(job_file(mount, project, spider, number)) == expected
@@ -81,7 +71,7 @@ def test_transient_faults_on_item_pages_still_read_byte_exact(mount, emulator, f
 
 
 def test_429_with_retry_after_is_honoured(mount, emulator):
-    expected = export(emulator.url, "102/1/3")
+    expected = official_export(emulator.url, "102/1/3")
     rule = emulator.server.faults.add(method="GET", path=r"^/items/102/1/3$", status=429,
                                       headers={"Retry-After": "1"}, times=1)
     started = time.monotonic()
@@ -99,7 +89,7 @@ def test_fault_that_never_clears_fails_with_eio_and_one_log_line(mount, emulator
     assert len(lines) == 1 and "503" in lines[0] and "EIO" in lines[0]
     # Nothing short was kept: once the service recovers the file reads whole.
     emulator.server.faults.clear()
-    assert read(path) == export(emulator.url, "101/1/1")
+    assert read(path) == official_export(emulator.url, "101/1/1")
 
 
 def test_stream_cut_on_every_attempt_is_eio_not_short(mount, emulator):
@@ -109,7 +99,7 @@ def test_stream_cut_on_every_attempt_is_eio_not_short(mount, emulator):
         os.stat(path)
     assert raised.value.errno == errno.EIO
     emulator.server.faults.clear()
-    assert os.stat(path).st_size == len(export(emulator.url, "101/2/3"))
+    assert os.stat(path).st_size == len(official_export(emulator.url, "101/2/3"))
 
 
 def test_key_revoked_after_mount_gives_eacces(mount, emulator):

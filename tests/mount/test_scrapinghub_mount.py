@@ -20,20 +20,13 @@ from scrapinghub import ScrapinghubClient
 from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
 from hubfs.emulation import start_in_thread
 from hubfs.fuse.mount import is_mounted
-from tests.support import Mount, hubfs, requires_fuse, scrapinghub_remote, write_config
+from tests.support import (Mount, hubfs, official_export, requires_fuse, scrapinghub_remote,
+                           write_config)
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
 JOB = "101/spiders/books/2"  # finished, 1,000 items, with errors in its log
 JOB_KEY = "101/1/2"
-
-
-def official_export(url, job_key, resource):
-    client = ScrapinghubClient(DEMO_APIKEY, dash_endpoint=url + "api/", endpoint=url)
-    job = client.get_job(job_key)
-    records = getattr(job, resource).iter()
-    return b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-                    for r in records)
 
 
 def emulator_requests(url):
@@ -45,14 +38,13 @@ def clear_requests(url):
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    with start_in_thread(create_server(data="demo")) as handle:
-        yield handle
+def emulator(sh_emulator):
+    return sh_emulator
 
 
 @pytest.fixture(scope="module")
-def config(emulator, tmp_path_factory):
-    return write_config(tmp_path_factory.mktemp("cfg"), {"zyte": scrapinghub_remote(emulator.url, DEMO_APIKEY)})
+def config(sh_config):
+    return sh_config
 
 
 @pytest.fixture(scope="module")
