@@ -50,6 +50,8 @@ class Config:
     remotes: dict
     cache_dir: str = DEFAULT_CACHE_DIR
     cache_max_bytes: int = DEFAULT_CACHE_MAX
+    spool_max_bytes: int | None = None
+    spool_min_free: int = 64 * 1024**2
     retry_attempts: int = 6
     retry_backoff: float = 0.25
     timeout: float = 60.0
@@ -93,6 +95,10 @@ def parse(raw, path="<config>", environ=None):
             config.cache_dir = os.path.expanduser(interpolate(value, environ, f"{path}: hubfs.cache_dir"))
         elif key == "cache_max_size":
             config.cache_max_bytes = parse_size(value, f"{path}: hubfs.cache_max_size")
+        elif key == "spool_max_size":
+            config.spool_max_bytes = parse_size(value, f"{path}: hubfs.spool_max_size")
+        elif key == "spool_min_free":
+            config.spool_min_free = parse_size(value, f"{path}: hubfs.spool_min_free")
         elif key == "retries":
             config.retry_attempts = positive(value, int, f"{path}: hubfs.retries")
         elif key == "retry_backoff":

@@ -122,6 +122,7 @@ def _report(fd, message):
 def run(config, mountpoint, read_only, only, log_file, on_ready):
     """Open remotes, check credentials, mount and serve (blocks until unmounted)."""
     from hubfs.cache.content import ContentCache
+    from hubfs.cache.spool import Spool
     from hubfs.fuse.mount import serve
     from hubfs.remotes import check_all, mount_root, open_remotes
 
@@ -129,15 +130,22 @@ def run(config, mountpoint, read_only, only, log_file, on_ready):
     try:
         check_all(remotes)
         cache = ContentCache(config.cache_dir, config.cache_max_bytes)
+        spool = Spool(config.cache_dir, max_bytes=config.spool_max_bytes,
+                      min_free=config.spool_min_free)
+        clean_orphans(spool, config.cache_dir)
+        pending = [e for e in spool.pending() if e["remote"] in remotes]
+        if pending:
+            log.info("%d file(s) pending from an earlier mount; sending them", len(pending))
         root = mount_root(remotes, only)
         state_file = state_path(mountpoint)
         with open(state_file, "w") as fh:
             json.dump({"pid": os.getpid(), "mountpoint": mountpoint, "log": log_file,
-                       "remotes": sorted(remotes)}, fh)
+                       "cache_dir": config.cache_dir, "remotes": sorted(remotes)}, fh)
         try:
             log.info("mounting %s at %s (cache %s%s)", ", ".join(sorted(remotes)), mountpoint,
                      config.cache_dir, ", read-only" if read_only else "")
-            serve(root, mountpoint, cache, read_only=read_only, on_ready=on_ready)
+            serve(root, mountpoint, cache, spool, remotes, read_only=read_only,
+                  remote_name=only, on_ready=on_ready)
         finally:
             try:
                 os.unlink(state_file)
@@ -146,6 +154,32 @@ def run(config, mountpoint, read_only, only, log_file, on_ready):
     finally:
         for remote in remotes.values():
             remote.close()
+
+
+def live_mounts():
+    """State of every running hubfs mount of this user."""
+    states = []
+    for name in os.listdir(runtime_dir()):
+        if name.startswith("mount-") and name.endswith(".json"):
+            try:
+                with open(os.path.join(runtime_dir(), name)) as fh:
+                    state = json.load(fh)
+            except (OSError, ValueError):
+                continue
+            if _alive(state.get("pid", 0)):
+                states.append(state)
+    return states
+
+
+def clean_orphans(spool, cache_dir):
+    """Remove spool files that were written but never closed by a daemon that died:
+    nothing acknowledged them. Only when no live mount shares this cache directory."""
+    if any(os.path.realpath(s.get("cache_dir", "")) == os.path.realpath(cache_dir)
+           for s in live_mounts()):
+        return
+    for spool_id in spool.orphans():
+        log.info("removing unclosed spool file %s left by an earlier daemon", spool_id)
+        spool.discard(spool_id)
 
 
 def umount(mountpoint, timeout=120.0):
@@ -167,18 +201,32 @@ def umount(mountpoint, timeout=120.0):
             raise errors.HubfsError(f"{mountpoint}: unmount failed: {result.stderr.strip()}")
     if state:
         started = time.monotonic()
-        announced = False
+        announced = None
         while _alive(state["pid"]):
             waited = time.monotonic() - started
             if waited > timeout:
                 raise errors.HubfsError(f"{mountpoint}: daemon pid {state['pid']} still busy after "
                                         f"{timeout:.0f}s; see {state.get('log')}")
-            if waited > 1.0 and not announced:
-                print(f"hubfs: waiting for daemon pid {state['pid']} to finish", file=sys.stderr)
-                announced = True
+            if waited > 1.0:
+                waiting = pending_paths(state)
+                if waiting != announced:
+                    what = (f"sending {len(waiting)} pending file(s): {', '.join(waiting)}"
+                            if waiting else "finishing")
+                    print(f"hubfs: waiting for daemon pid {state['pid']}: {what}", file=sys.stderr)
+                    announced = waiting
             time.sleep(0.1)
     print(f"hubfs: unmounted {mountpoint}")
     return 0
+
+
+def pending_paths(state):
+    """Paths of the journal entries a mount's daemon still has to send."""
+    from hubfs.cache.spool import Spool
+
+    if not state.get("cache_dir") or not os.path.isdir(os.path.join(state["cache_dir"], "spool")):
+        return []
+    return ["/" + "/".join([e["remote"], *e["path"]])
+            for e in Spool(state["cache_dir"]).pending() if e["remote"] in state.get("remotes", [])]
 
 
 def _alive(pid):

@@ -42,6 +42,14 @@ class Unsupported(HubfsError):
     """The operation has no meaning for this resource."""
 
 
+class NotEmpty(HubfsError):
+    """A directory that must be empty before it is removed is not."""
+
+
+class Exists(HubfsError):
+    """The name is already taken (a rename that may not replace)."""
+
+
 class SpoolFull(HubfsError):
     """The local spool has no room for more written data."""
 
@@ -64,6 +72,8 @@ ERRNO_TABLE = (
     (Conflict, errno.ESTALE),
     (Unsupported, errno.ENOTSUP),
     (SpoolFull, errno.ENOSPC),
+    (NotEmpty, errno.ENOTEMPTY),
+    (Exists, errno.EEXIST),
     (ServiceError, errno.EIO),
 )
 

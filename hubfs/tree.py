@@ -48,12 +48,21 @@ class Node:
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r}>"
 
+    def delete(self):
+        """Remove this node on the service (`rm`, `rmdir`). Raises `ReadOnly` unless the
+        backend allows it; a directory that must be empty first raises `NotEmpty`."""
+        from hubfs.errors import ReadOnly
+
+        raise ReadOnly(f"{self.name!r} cannot be removed")
+
 
 class Dir(Node):
     """A directory. Subclasses implement `children()` and, where the service can answer
     for one name, `child()`."""
 
     is_dir = True
+    # True when `create()`/`mkdir()` accept new names here.
+    writable = False
 
     def children(self):
         """Yield child nodes in a stable order, page by page. Raises `HubfsError`."""
@@ -71,6 +80,21 @@ class Dir(Node):
             if node.name == name:
                 return node
         raise NotFound(f"{name!r} not found")
+
+    def create(self, name):
+        """Return a new writable `File` called *name*, not yet sent to the service (its
+        first `commit()` creates it). Raises `ReadOnly`, or `InvalidContent` for a name
+        the service cannot hold."""
+        from hubfs.errors import ReadOnly
+
+        raise ReadOnly(f"cannot create {name!r} here")
+
+    def mkdir(self, name):
+        """Return a new `Dir` called *name* (it may exist only locally until something is
+        written in it). Raises `ReadOnly` or `InvalidContent`."""
+        from hubfs.errors import ReadOnly
+
+        raise ReadOnly(f"cannot make a directory {name!r} here")
 
 
 class StaticDir(Dir):
@@ -99,7 +123,12 @@ class File(Node):
     # When True, `render(after=cursor)` continues exactly where the chunk that returned
     # *cursor* ended (append-only record streams).
     appendable = False
+    # Writable files accept `open` for writing; what a write means is `commit()`'s call.
     writable = False
+    # "replace": the spool holds the whole new content (an open without O_TRUNC starts
+    # from the current content). "append": the spool holds only the bytes written after
+    # the open, and `commit()` adds them (appending JSON lines = adding records).
+    write_mode = "replace"
     # For SIZED files: the exact byte size.
     size = None
 
@@ -123,6 +152,19 @@ class File(Node):
         failure must raise, never end the stream early: a short file would be a lie.
         """
         raise NotImplementedError
+
+    def commit(self, path):
+        """Send the content spooled at *path* (see `write_mode`); blocking.
+
+        Called when a writer closes or fsyncs the file, and again after a crash for what
+        the journal still holds, so it must be safe to repeat with the same bytes. Check
+        the whole content first and raise `InvalidContent` (EINVAL) before sending
+        anything when it is malformed or too large; raise other `HubfsError`s for
+        failures of the service (the spool is kept and sent again later).
+        """
+        from hubfs.errors import ReadOnly
+
+        raise ReadOnly(f"{self.name!r} is read-only")
 
 
 class Remote:

@@ -29,11 +29,14 @@ class FileHandle:
 
 
 class DirHandle:
-    def __init__(self, inode, entries=None, source=None):
+    def __init__(self, inode, entries=None, source=None, local=()):
         self.inode = inode
         self.entries = list(entries or [])  # [(name, node)]
         self._source = source  # generator of nodes, or None when the listing is complete
+        self._local = list(local)  # names made here, listed after the service's ones
         self.lock = trio.Lock()
+        if source is None:
+            self._add_local()
 
     @property
     def complete(self):
@@ -46,6 +49,12 @@ class DirHandle:
         self.entries.extend((node.name, node) for node in batch)
         if len(batch) < LISTING_BATCH:
             self._source = None
+            self._add_local()
+
+    def _add_local(self):
+        listed = {name for name, _ in self.entries}
+        self.entries.extend((node.name, node) for node in self._local if node.name not in listed)
+        self._local = []
 
     def close(self):
         if self._source is not None:

@@ -62,6 +62,24 @@ class InodeTable:
             or getattr(old, "kind", None) != getattr(node, "kind", None))
         return inode, replaced
 
+    def lookup_name(self, parent, name):
+        """The `Inode` bound to *name* under *parent*, or None."""
+        return self._by_name.get((parent, name))
+
+    def detach(self, parent, name):
+        """*name* was removed: the inode keeps its number (open handles, kernel lookups)
+        but the name no longer leads to it."""
+        self._by_name.pop((parent, name), None)
+
+    def move(self, old_parent, old_name, new_parent, new_name, node):
+        """A rename: the inode of the old name now answers for the new one with *node*."""
+        inode = self._by_name.pop((old_parent, old_name), None)
+        self._by_name.pop((new_parent, new_name), None)
+        if inode is not None:
+            inode.parent, inode.name, inode.node = new_parent, new_name, node
+            self._by_name[(new_parent, new_name)] = inode
+        return inode
+
     def forget(self, number, count):
         """Subtract *count* lookups; return the dropped `Inode` when it reached zero."""
         inode = self._by_number.get(number)

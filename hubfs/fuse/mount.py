@@ -9,6 +9,7 @@ ends for any reason other than an external unmount is unmounted here, so no dead
 import logging
 import os
 import signal
+import time
 
 import pyfuse3
 import trio
@@ -35,9 +36,16 @@ def decode_mount_path(field):
     return field.encode().decode("unicode_escape").encode("latin-1").decode("utf-8", "replace")
 
 
-def serve(root_node, mountpoint, content_cache, read_only=False, on_ready=None):
-    """Mount *root_node* at *mountpoint* and serve until unmounted or signalled."""
-    operations = HubfsOperations(root_node, content_cache, read_only=read_only)
+def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
+          remote_name=None, on_ready=None, drain_seconds=60.0):
+    """Mount *root_node* at *mountpoint* and serve until unmounted or signalled.
+
+    *remotes* names the remotes served, whose pending journal entries this mount sends
+    (at start, then retrying failures); after unmounting it keeps trying for up to
+    *drain_seconds* so that `hubfs umount` returns with nothing left unsent if it can.
+    """
+    operations = HubfsOperations(root_node, content_cache, spool, read_only=read_only,
+                                 remote_name=remote_name)
     options = set(pyfuse3.default_options)
     options |= {"fsname=hubfs", "subtype=hubfs"}
     if read_only:
@@ -46,23 +54,37 @@ def serve(root_node, mountpoint, content_cache, read_only=False, on_ready=None):
     try:
         if on_ready is not None:
             on_ready()
-        trio.run(_main)
+        trio.run(_main, operations, set(remotes))
     finally:
         still_mounted = is_mounted(mountpoint)
         pyfuse3.close(unmount=still_mounted)
         operations.close()
         content_cache.close()
         log.info("unmounted %s", mountpoint)
+        trio.run(_drain, operations, set(remotes), drain_seconds)
 
 
-async def _main():
+async def _main(operations, remotes):
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_stop_on_signals, nursery.cancel_scope)
+        nursery.start_soon(_stop_on_signals)
+        nursery.start_soon(operations.writer.resend_loop, remotes)
         await pyfuse3.main()
         nursery.cancel_scope.cancel()
 
 
-async def _stop_on_signals(scope):
+async def _drain(operations, remotes, seconds):
+    pending = [e for e in operations.writer.spool.pending() if e["remote"] in remotes]
+    if not pending:
+        return
+    log.info("sending %d pending file(s) before exiting: %s", len(pending),
+             ", ".join("/" + "/".join([e["remote"], *e["path"]]) for e in pending))
+    left = await operations.writer.resend(remotes, deadline=time.monotonic() + seconds)
+    if left:
+        log.warning("%d file(s) still pending; the next mount with this cache directory "
+                    "sends them (see hubfs status)", left)
+
+
+async def _stop_on_signals():
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             log.info("got %s, unmounting", signal.Signals(signum).name)

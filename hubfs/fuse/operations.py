@@ -12,7 +12,6 @@ after data was accepted.
 """
 
 import errno
-import functools
 import logging
 import os
 
@@ -22,38 +21,17 @@ import trio
 from hubfs import errors
 from hubfs.cache.listings import ListingCache
 from hubfs.fuse.attrs import entry_attributes
+from hubfs.fuse.changes import ChangeOperations
 from hubfs.fuse.content import ContentManager
+from hubfs.fuse.guard import fuse_op
 from hubfs.fuse.handles import DirHandle, FileHandle, HandleTable
 from hubfs.fuse.inodes import InodeTable
+from hubfs.fuse.writing import Writer, WriteHandle
 
 log = logging.getLogger(__name__)
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND | os.O_CREAT
 MAX_BACKEND_THREADS = 16
-
-
-def fuse_op(func):
-    """Wrap a handler so only `FUSEError` leaves it, with one log line per failure."""
-
-    @functools.wraps(func)
-    async def wrapper(self, *args):
-        try:
-            return await func(self, *args)
-        except pyfuse3.FUSEError:
-            raise
-        except errors.HubfsError as exc:
-            code = errors.errno_for(exc)
-            level = logging.DEBUG if isinstance(exc, errors.NotFound) else logging.WARNING
-            log.log(level, "%s %s: %s [%s]", func.__name__, self.describe(func.__name__, args),
-                    exc, errno.errorcode.get(code, code))
-            raise pyfuse3.FUSEError(code) from None
-        except Exception as exc:  # a bug must cost one request, not the mount
-            log.error("%s %s: unexpected %s: %s", func.__name__,
-                      self.describe(func.__name__, args), type(exc).__name__, exc)
-            log.debug("traceback", exc_info=True)
-            raise pyfuse3.FUSEError(errno.EIO) from None
-
-    return wrapper
 
 
 def refused(name):
@@ -66,19 +44,52 @@ def refused(name):
     return fuse_op(handler)
 
 
-class HubfsOperations(pyfuse3.Operations):
+class HubfsOperations(ChangeOperations, pyfuse3.Operations):
     supports_dot_lookup = False
     enable_writeback_cache = False  # write-on-close needs every write to reach us
 
-    def __init__(self, root_node, content_cache, read_only=False):
+    def __init__(self, root_node, content_cache, spool, read_only=False, remote_name=None):
+        """*remote_name* is set when one remote is mounted at the root (`--remote`);
+        otherwise the first path component names the remote."""
         super().__init__()
         self.read_only = read_only
+        self.remote_name = remote_name
         self.limiter = trio.CapacityLimiter(MAX_BACKEND_THREADS)
         self.inodes = InodeTable(root_node)
         self.listings = ListingCache()
         self.content = ContentManager(content_cache, self.limiter)
+        self.writer = Writer(spool, self.limiter, self.locate, self.resolve)
         self.files = HandleTable()
         self.dirs = HandleTable()
+        self.local = {}  # (parent inode, name) -> node created here, not yet on the service
+        self.mtimes = {}  # inode -> mtime_ns set by utimensat, shown for the mount's life
+
+    # -- paths -------------------------------------------------------------------------
+
+    def _place(self, names):
+        if self.remote_name:
+            return self.remote_name, names
+        return names[0], names[1:]
+
+    def locate(self, number):
+        """`(remote, [names])` of inode *number*, as the journal records it."""
+        return self._place([n for n in self.inodes.path_of(number).split("/") if n])
+
+    def locate_names(self, parent, name):
+        return self._place([n for n in self.inodes.path_of(parent).split("/") if n] + [name])
+
+    def resolve(self, remote, names):
+        """The node at *names* under *remote* (blocking). A last name the service does not
+        know yet is created: pending content may be the first of its kind."""
+        node = self.inodes.get(pyfuse3.ROOT_INODE).node
+        if not self.remote_name:
+            node = node.child(remote)
+        for name in names[:-1]:
+            node = node.child(name)
+        try:
+            return node.child(names[-1])
+        except errors.NotFound:
+            return node.create(names[-1])
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -112,11 +123,22 @@ class HubfsOperations(pyfuse3.Operations):
     async def _attributes(self, inode, render):
         node = inode.node
         if node.is_dir:
-            return entry_attributes(inode.number, node, 0)
+            return self._entry_attributes(inode, 0)
+        size = self.writer.open_length(inode.number)  # local writes win over the service
+        if size is not None:
+            return self._write_attributes(inode, size)
         size = self.content.known_size(inode.number, node)
         if size is None and render:
             size = (await self.content.ensure(inode.number, node)).size
-        return entry_attributes(inode.number, node, size)
+        return self._entry_attributes(inode, size)
+
+    def _entry_attributes(self, inode, size):
+        writable = getattr(inode.node, "writable", False) and not self.read_only
+        attrs = entry_attributes(inode.number, inode.node, size, writable=writable)
+        mtime = self.mtimes.get(inode.number)
+        if mtime is not None:
+            attrs.st_mtime_ns = mtime
+        return attrs
 
     def _bind(self, parent, name, node):
         inode, replaced = self.inodes.bind(parent, name, node)
@@ -126,7 +148,7 @@ class HubfsOperations(pyfuse3.Operations):
 
     async def _child(self, parent, name):
         """The node called *name* in directory inode *parent* (cached when possible)."""
-        node = self.listings.child(parent.number, name)
+        node = self.local.get((parent.number, name)) or self.listings.child(parent.number, name)
         if node is not None:
             return node
         if self.listings.listing(parent.number) is not None:
@@ -195,11 +217,12 @@ class HubfsOperations(pyfuse3.Operations):
         directory = self._inode(inode)
         if not directory.node.is_dir:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
+        local = [node for (parent, _), node in self.local.items() if parent == inode]
         cached = self.listings.listing(inode)
         if cached is not None:
-            handle = DirHandle(inode, entries=((node.name, node) for node in cached))
+            handle = DirHandle(inode, entries=((node.name, node) for node in cached), local=local)
         else:
-            handle = DirHandle(inode, source=await self._call(directory.node.children))
+            handle = DirHandle(inode, source=directory.node.children(), local=local)
         return self.dirs.add(handle)
 
     @fuse_op
@@ -226,7 +249,8 @@ class HubfsOperations(pyfuse3.Operations):
                 await handle.fetch_more(self.limiter)
                 if handle.complete:
                     self.listings.store_listing(handle.inode, directory.node,
-                                                [node for _, node in handle.entries])
+                                                [node for _, node in handle.entries
+                                                 if (handle.inode, node.name) not in self.local])
 
     @fuse_op
     async def releasedir(self, fh):
@@ -243,7 +267,7 @@ class HubfsOperations(pyfuse3.Operations):
         if node.is_dir:
             raise pyfuse3.FUSEError(errno.EISDIR)
         if flags & WRITE_FLAGS:
-            self._refuse_write("open for writing")
+            return await self._open_for_writing(inode, node, flags)
         content = await self.content.ensure(inode, node)
         fd = os.open(content.path, os.O_RDONLY) if content.path else None
         fh = self.files.add(FileHandle(inode, node, fd, content.size))
@@ -259,6 +283,8 @@ class HubfsOperations(pyfuse3.Operations):
         handle = self.files.get(fh)
         if handle is None:
             raise pyfuse3.FUSEError(errno.EBADF)
+        if isinstance(handle, WriteHandle):
+            return self.writer.read(handle, off, size)
         size = max(0, min(size, handle.length - off))
         if size == 0:
             return b""
@@ -269,32 +295,19 @@ class HubfsOperations(pyfuse3.Operations):
     @fuse_op
     async def release(self, fh):
         handle = self.files.pop(fh)
-        if handle is not None:
+        if isinstance(handle, WriteHandle):
+            await self.writer.release(handle)
+        elif handle is not None:
             handle.close()
 
-    @fuse_op
-    async def flush(self, fh):
-        return None
+    # -- what no service here can hold ------------------------------------------------
 
-    @fuse_op
-    async def fsync(self, fh, datasync):
-        return None
-
-    # -- changes (refused in this read-only tree) --------------------------------------
-
-    create = refused("create")
-    mkdir = refused("mkdir")
     mknod = refused("mknod")
-    unlink = refused("unlink")
-    rmdir = refused("rmdir")
     symlink = refused("symlink")
     link = refused("link")
-    rename = refused("rename")
-    write = refused("write")
-    setattr = refused("setattr")
 
     def close(self):
         for handle in self.files.values():
-            handle.close()
+            handle.close()  # a write handle's spool and journal entry stay for the next mount
         for handle in self.dirs.values():
             handle.close()

@@ -14,6 +14,7 @@ import trio
 
 from hubfs import errors
 from hubfs.cache.content import ContentCache
+from hubfs.cache.spool import Spool
 from hubfs.fuse.operations import HubfsOperations
 from hubfs.tree import Dir, File, Kind, StaticDir
 
@@ -65,7 +66,8 @@ def tree():
 def ops(tmp_path, tree):
     root = StaticDir("", [StaticDir("job", list(tree.values()), MTIME, immutable=True),
                           Broken("denied")], MTIME)
-    return HubfsOperations(root, ContentCache(str(tmp_path), 1 << 20))
+    return HubfsOperations(root, ContentCache(str(tmp_path), 1 << 20), Spool(str(tmp_path)),
+                           remote_name="test")
 
 
 def run(fn, *args):
@@ -118,7 +120,7 @@ def test_rendered_file_is_reused_by_a_later_mount(tmp_path, ops, tree):
 
     run(first)
     again = HubfsOperations(StaticDir("", [StaticDir("job", [tree["done"]], MTIME, True)], MTIME),
-                            ContentCache(str(tmp_path), 1 << 20))
+                            ContentCache(str(tmp_path), 1 << 20), Spool(str(tmp_path)))
 
     async def second():
         entry = await again.lookup(await lookup_path(again, "job"), b"done.jl")

@@ -1,0 +1,157 @@
+"""The write spool and its journal: written bytes stay on local disk until the service has
+them.
+
+Every file opened for writing gets a data file `<cache_dir>/spool/<id>.data` (the spool
+directory is mode 0700). When a writer closes or fsyncs, the data file is fsynced and a
+journal entry `<id>.json` naming the remote and the path is written atomically (temp file,
+fsync, rename, fsync of the directory) before anything is sent; the entry is removed only
+once the service has accepted the content. A daemon that dies (even SIGKILL) therefore
+leaves every acknowledged file in the journal, and the next mount with the same cache
+directory sends it (DESIGN.md semantics 3). Room is checked at every `write`: past
+`max_bytes` of spooled data, or closer than `min_free` to a full disk, the write fails
+with ENOSPC instead of accepting bytes that could not be kept.
+
+Thread-safe; blocking (callers run it from worker threads where it may wait on disk).
+"""
+
+import json
+import os
+import threading
+import time
+import uuid
+
+from hubfs.errors import SpoolFull
+
+DEFAULT_MIN_FREE = 64 * 1024 * 1024
+
+
+class Spool:
+    def __init__(self, cache_dir, max_bytes=None, min_free=DEFAULT_MIN_FREE):
+        self.dir = os.path.join(cache_dir, "spool")
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        self.max_bytes = max_bytes
+        self.min_free = min_free
+        self._lock = threading.Lock()
+        self._used = sum(entry.stat().st_size for entry in os.scandir(self.dir)
+                         if entry.name.endswith(".data"))
+
+    # -- data files --------------------------------------------------------------------
+
+    def data_path(self, spool_id):
+        return os.path.join(self.dir, f"{spool_id}.data")
+
+    def new_file(self):
+        """Create an empty data file; returns `(spool_id, path)`."""
+        spool_id = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+        path = self.data_path(spool_id)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return spool_id, path
+
+    def reserve(self, growth, where):
+        """Account for *growth* more spooled bytes, or raise `SpoolFull` (ENOSPC)."""
+        if growth <= 0:
+            return
+        with self._lock:
+            if self.max_bytes is not None and self._used + growth > self.max_bytes:
+                raise SpoolFull(f"{where}: the spool is full ({self._used} of "
+                                f"{self.max_bytes} bytes in {self.dir})")
+            stats = os.statvfs(self.dir)
+            if stats.f_bavail * stats.f_frsize - growth < self.min_free:
+                raise SpoolFull(f"{where}: the disk holding the spool ({self.dir}) is full")
+            self._used += growth
+
+    def release(self, size):
+        """Give back *size* bytes of accounting (a data file was removed or shrunk)."""
+        with self._lock:
+            self._used = max(0, self._used - size)
+
+    def discard(self, spool_id):
+        """Remove a data file that was never journaled (nothing to send)."""
+        self._remove(self.data_path(spool_id))
+
+    def _remove(self, path):
+        try:
+            size = os.path.getsize(path)
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        self.release(size)
+
+    # -- journal -----------------------------------------------------------------------
+
+    def journal(self, spool_id, remote, path, mode):
+        """Make the data durable and record it as pending (before it is sent)."""
+        with open(self.data_path(spool_id), "rb+") as data:
+            os.fsync(data.fileno())
+        entry = {"id": spool_id, "remote": remote, "path": list(path), "mode": mode,
+                 "journaled": time.time(), "attempts": 0, "last_error": None}
+        self._write_entry(entry)
+        return entry
+
+    def update(self, spool_id, **fields):
+        """Change fields of a pending entry (a rename retargets it, a failure notes why)."""
+        entry = self.entry(spool_id)
+        if entry is not None:
+            entry.update(fields)
+            self._write_entry(entry)
+        return entry
+
+    def done(self, spool_id):
+        """The service has the content: forget the entry and its data."""
+        try:
+            os.unlink(os.path.join(self.dir, f"{spool_id}.json"))
+        except FileNotFoundError:
+            pass
+        self._remove(self.data_path(spool_id))
+        _fsync_dir(self.dir)
+
+    def entry(self, spool_id):
+        try:
+            with open(os.path.join(self.dir, f"{spool_id}.json")) as fh:
+                return json.load(fh)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def pending(self):
+        """Every journaled entry, oldest first."""
+        entries = []
+        for name in os.listdir(self.dir):
+            if name.endswith(".json"):
+                entry = self.entry(name[:-5])
+                if entry is not None:
+                    entry["size"] = _size(self.data_path(entry["id"]))
+                    entries.append(entry)
+        return sorted(entries, key=lambda e: e["journaled"])
+
+    def orphans(self):
+        """Data files without a journal entry: written but never closed (not
+        acknowledged), left by a crash. Returns their ids."""
+        journaled = {name[:-5] for name in os.listdir(self.dir) if name.endswith(".json")}
+        return [name[:-5] for name in os.listdir(self.dir)
+                if name.endswith(".data") and name[:-5] not in journaled]
+
+    def _write_entry(self, entry):
+        final = os.path.join(self.dir, f"{entry['id']}.json")
+        temp = final + ".tmp"
+        with open(temp, "w") as fh:
+            json.dump(entry, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, final)
+        _fsync_dir(self.dir)
+
+
+def _fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
