@@ -63,6 +63,10 @@ def build_parser():
     umount.add_argument("mountpoint")
     umount.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
 
+    status = add("status", cmd_status, "show live mounts and files not yet sent")
+    status.add_argument("--config", default=None,
+                        help="also show what is pending in this config's cache directory")
+
     for name, func, text in (("ls", cmd_ls, "list REMOTE:PATH without mounting"),
                              ("cat", cmd_cat, "print the file REMOTE:PATH without mounting")):
         command = add(name, func, text)
@@ -115,6 +119,31 @@ def cmd_umount(args):
     from hubfs import daemon
 
     return daemon.umount(args.mountpoint, timeout=args.timeout)
+
+
+def cmd_status(args):
+    from hubfs import daemon
+
+    cache_dirs = {}
+    mounts = daemon.live_mounts()
+    for state in mounts:
+        print(f"mounted {state['mountpoint']}: remotes {', '.join(state['remotes'])}, "
+              f"daemon pid {state['pid']}, log {state.get('log')}")
+        cache_dirs.setdefault(state.get("cache_dir"), None)
+    if not mounts:
+        print("no hubfs mounts")
+    if args.config:
+        cache_dirs.setdefault(load_config(args.config).cache_dir, None)
+    pending = 0
+    for cache_dir in filter(None, cache_dirs):
+        for entry in daemon.pending_entries(cache_dir):
+            pending += 1
+            reason = f": {entry['last_error']}" if entry.get("last_error") else ""
+            print(f"pending /{entry['remote']}/{'/'.join(entry['path'])} ({entry['size']} bytes, "
+                  f"{entry['attempts']} failed attempt(s){reason}) in {cache_dir}")
+    if pending == 0:
+        print("nothing pending: every written file was sent")
+    return 0
 
 
 # -- ls / cat --------------------------------------------------------------------------

@@ -219,14 +219,19 @@ def umount(mountpoint, timeout=120.0):
     return 0
 
 
-def pending_paths(state):
-    """Paths of the journal entries a mount's daemon still has to send."""
+def pending_entries(cache_dir):
+    """The journal entries (files not yet sent) kept in *cache_dir*."""
     from hubfs.cache.spool import Spool
 
-    if not state.get("cache_dir") or not os.path.isdir(os.path.join(state["cache_dir"], "spool")):
+    if not cache_dir or not os.path.isdir(os.path.join(cache_dir, "spool")):
         return []
+    return Spool(cache_dir).pending()
+
+
+def pending_paths(state):
+    """Paths of the journal entries a mount's daemon still has to send."""
     return ["/" + "/".join([e["remote"], *e["path"]])
-            for e in Spool(state["cache_dir"]).pending() if e["remote"] in state.get("remotes", [])]
+            for e in pending_entries(state.get("cache_dir")) if e["remote"] in state.get("remotes", [])]
 
 
 def _alive(pid):
