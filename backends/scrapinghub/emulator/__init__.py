@@ -18,7 +18,9 @@ from typing import Callable, Optional
 
 from hubfs.emulation import DEFAULT_CACHE_BYTES, EmulatorServer, serve_forever
 
+from .collection_handlers import CollectionsAPI
 from .dash import DashAPI
+from .frontier_handlers import FrontierAPI
 from .handlers import StorageAPI
 from .routes import build_router, make_auth, not_found
 from .seed import BENCH_ITEMS, BENCH_JOB_KEY, SEEDS
@@ -46,7 +48,7 @@ def create_server(data: str = "demo", port: int = 0, apikey: str = DEMO_APIKEY, 
         raise ValueError(f"unknown data set {data!r}; choose one of {sorted(SEEDS)}") from None
     state = ScrapinghubState(seed=seed, clock=clock)
     storage = StorageAPI(state, server=None)
-    router = build_router(storage, DashAPI(state))
+    router = build_router(storage, DashAPI(state), CollectionsAPI(state), FrontierAPI(state))
     server = EmulatorServer(router, host=host, port=port, auth=make_auth(apikey, state),
                             name="scrapinghub", not_found=not_found, cache_bytes=cache_bytes)
     storage.server = server  # handlers reach the shared body cache through it

@@ -15,16 +15,21 @@ from typing import Optional
 
 from hubfs.emulation import Request, Response, Router, json_response, text_response
 
+from .collection_handlers import CollectionsAPI
 from .dash import DashAPI
+from .frontier_handlers import FrontierAPI
 from .handlers import StorageAPI
 
 P = r"(?P<project>\d+)"
 S = r"(?P<spider>\d+)"
 J = r"(?P<job>\d+)"
 DATA = r"(?P<resource>items|logs|requests|samples)"
+STORE = r"(?P<type>s|cs|vs|vcs)/(?P<name>[^/]+)"
+SLOT = r"(?P<frontier>[^/]+)/s/(?P<slot>[^/]+)"
 
 
-def build_router(storage: StorageAPI, dash: DashAPI) -> Router:
+def build_router(storage: StorageAPI, dash: DashAPI, collections: CollectionsAPI,
+                 frontier: FrontierAPI) -> Router:
     r = Router()
     # Dash / app API
     r.add("GET", r"/api/scrapyd/listprojects\.json", dash.list_projects)
@@ -62,6 +67,23 @@ def build_router(storage: StorageAPI, dash: DashAPI) -> Router:
     r.add("GET", rf"/{DATA}/{P}(?:/{S}(?:/{J}(?:/(?P<index>\d+)(?:/(?P<field>[^/]+))?)?)?)?",
           storage.read_records)
     r.add("POST", rf"/{DATA}/{P}/{S}/{J}", storage.write_records)
+    # collections; `count` and `deleted` come before the catch-all key routes
+    r.add("GET", rf"/collections/{P}/list", collections.listing)
+    r.add("POST", rf"/collections/{P}/delete", collections.truncate)
+    r.add("GET", rf"/collections/{P}/{STORE}/count", collections.count)
+    r.add("POST", rf"/collections/{P}/{STORE}/deleted", collections.delete_keys)
+    r.add("GET", rf"/collections/{P}/{STORE}/?", collections.scan)
+    r.add("POST", rf"/collections/{P}/{STORE}/?", collections.write)
+    r.add("GET", rf"/collections/{P}/{STORE}/(?P<key>.+)", collections.get_key)
+    r.add("DELETE", rf"/collections/{P}/{STORE}/(?P<key>.+)", collections.delete_key)
+    # frontier (HCF)
+    r.add("GET", rf"/hcf/{P}/list", frontier.list_frontiers)
+    r.add("GET", rf"/hcf/{P}/(?P<frontier>[^/]+)/list", frontier.list_slots)
+    r.add("POST", rf"/hcf/{P}/{SLOT}/?", frontier.add)
+    r.add("DELETE", rf"/hcf/{P}/{SLOT}/?", frontier.delete_slot)
+    r.add("GET", rf"/hcf/{P}/{SLOT}/q", frontier.read_queue)
+    r.add("POST", rf"/hcf/{P}/{SLOT}/q/deleted", frontier.delete_batches)
+    r.add("GET", rf"/hcf/{P}/{SLOT}/f", frontier.fingerprints)
     return r
 
 

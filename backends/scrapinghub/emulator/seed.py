@@ -12,6 +12,7 @@ demo:
   102 "shop-monitor": 1 products (1-4 finished, 4 cancelled, 5 running), 2 reviews (1-2
                    finished, 2 failed), 3 prices (1,500 finished jobs: the paging spider)
   103 "newsroom": 1 news (1-4 finished, 5 running, 6 pending), 2 feeds (1-3 finished)
+  plus collections in 101 and the frontier `products` in 102 (see `seed_stores`).
 bench: demo plus 900 "bench": 1 bench, job 900/1/1 finished with 1,000,000 items.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import content
+from . import content, seed_stores
 from .content import JobSpec
 from .records import GeneratedSeq, LazyList, RecordStore
 from .state import FINISHED, PENDING, RUNNING, ScrapinghubState
@@ -173,6 +174,7 @@ def seed_demo(state: ScrapinghubState) -> None:
                                reason, bot=bot, with_error=with_error)
                 state.add_job(project_id, spider_id, number, _job_meta(spec, tags, version),
                               _job_stores(spec))
+    seed_stores.seed_stores(state, EPOCH_MS + 35 * DAY)
 
 
 def seed_bench(state: ScrapinghubState) -> None:

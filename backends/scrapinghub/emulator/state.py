@@ -3,9 +3,11 @@
 The moto-style model layer (style anchors, section 5): plain objects plus the operations the
 Dash and storage APIs perform on them (job queue listing and summaries, state changes, push,
 schedule, metadata edits, record writes), each callable from Python so tests can seed and
-inspect the service without a socket. Times are ms since the epoch; "now" comes from an
-injectable clock and is used only for changes made after seeding. One re-entrant lock guards
-every mutation; reads of immutable seeded data need none.
+inspect the service without a socket. Each project also carries its collections
+(`project.collections`, see `stores`) and frontiers (`project.frontiers`, see `frontier`).
+Times are ms since the epoch; "now" comes from an injectable clock and is used only for
+changes made after seeding. One re-entrant lock guards every mutation; reads of immutable
+seeded data need none.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
+from .frontier import ProjectFrontiers
 from .records import RecordStore
+from .stores import ProjectCollections
 
 PENDING, RUNNING, FINISHED, DELETED = "pending", "running", "finished", "deleted"
 STATES = (PENDING, RUNNING, FINISHED, DELETED)
@@ -117,12 +121,18 @@ class Job:
 
 
 class Project:
-    def __init__(self, project_id: int, name: str):
+    """Spiders, jobs and settings of one project, plus its collections and frontiers, which
+    share *lock* (the state's) and *clock* (ms)."""
+
+    def __init__(self, project_id: int, name: str, lock: Optional[threading.RLock] = None,
+                 clock: Optional[Callable[[], int]] = None):
         self.id = project_id
         self.name = name
         self.spiders: dict[int, Spider] = {}
         self.jobs: dict[tuple[int, int], Job] = {}
         self.settings: dict[str, Any] = {}
+        self.collections = ProjectCollections(lock, clock)
+        self.frontiers = ProjectFrontiers(lock, clock)
 
     def spider_named(self, name: str) -> Optional[Spider]:
         for spider in self.spiders.values():
@@ -163,7 +173,9 @@ class ScrapinghubState:
 
     def add_project(self, project_id: int, name: str) -> Project:
         with self.lock:
-            project = self.projects[project_id] = Project(project_id, name)
+            # The lambda reads self.clock late, so a clock swapped in by a test applies too.
+            project = self.projects[project_id] = Project(project_id, name, self.lock,
+                                                          lambda: self.clock())
             return project
 
     def add_spider(self, project_id: int, name: str, spider_id: Optional[int] = None, **kw) -> Spider:
