@@ -83,11 +83,14 @@ class Client:
 
     # -- Dash (app) API ---------------------------------------------------------------
 
-    def _dash(self, path, **params):
+    def dash(self, path, data=None, **params):
+        """One Dash call: a GET with *params*, or with *data* a form POST (sent as
+        idempotent: the callers only post updates that are harmless to repeat)."""
         url = self.app_url + path
-        where = f"{self.name}: GET {urlsplit(url).path}"
-        response = self.http.request("GET", url, params=params,
-                                     expect=(200, 400, 401, 403))
+        method = "GET" if data is None else "POST"
+        where = f"{self.name}: {method} {urlsplit(url).path}"
+        response = self.http.request(method, url, params=params, data=data,
+                                     idempotent=True, expect=(200, 400, 401, 403))
         try:
             data = response.json()
         except ValueError:
@@ -108,21 +111,22 @@ class Client:
 
     def list_projects(self):
         """The project ids (ints) the key can see; admin keys get an empty list."""
-        return [int(p) for p in self._dash("scrapyd/listprojects.json").get("projects", [])]
+        return [int(p) for p in self.dash("scrapyd/listprojects.json").get("projects", [])]
 
     def list_spiders(self, project):
         """The spider names of *project* (the Dash list calls the name `id`)."""
-        data = self._dash("spiders/list.json", project=str(project))
+        data = self.dash("spiders/list.json", project=str(project))
         return [spider["id"] for spider in data.get("spiders", [])]
 
     # -- storage API ------------------------------------------------------------------
 
-    def _url(self, *segments):
+    def url(self, *segments):
+        """The storage API URL of *segments*, each quoted whole (a `/` inside one stays in it)."""
         return self.storage_url + "/".join(quote(str(s), safe="") for s in segments)
 
     def _get_json(self, *segments, params=None, missing=()):
         """GET one JSON value; statuses in *missing* (say 404) give None."""
-        response = self.http.request("GET", self._url(*segments), params=params,
+        response = self.http.request("GET", self.url(*segments), params=params,
                                      expect=(200,) + tuple(missing))
         if response.status_code != 200 or not response.content.strip():
             return None
@@ -150,8 +154,8 @@ class Client:
             params += [("state", s) for s in ("pending", "running", "finished", "deleted")]
             params += [("jobmeta", f) for f in JOB_TIME_FIELDS]
             params += [("count", JOBS_PAGE), ("start", start)]
-            response = self.http.request("GET", self._url("jobq", project, "list"), params=params)
-            page = _loads_lines(response.content, self.name, response)
+            response = self.http.request("GET", self.url("jobq", project, "list"), params=params)
+            page = loads_lines(response.content, self.name, response)
             if page:
                 yield page
             if len(page) < JOBS_PAGE:
@@ -160,7 +164,7 @@ class Client:
 
     def check_storage(self, project):
         """One cheap authenticated storage call (a one-job listing of *project*)."""
-        self.http.request("GET", self._url("jobq", project, "list"),
+        self.http.request("GET", self.url("jobq", project, "list"),
                           params={"count": 1})
 
     def record_count(self, kind, project, spider_id, job):
@@ -179,13 +183,13 @@ class Client:
         key = f"{project}/{spider_id}/{job}"
         params = {"start": f"{key}/{start}", "count": count}
         if kind in MSGPACK_KINDS:
-            response = self.http.request("GET", self._url(kind, project, spider_id, job),
+            response = self.http.request("GET", self.url(kind, project, spider_id, job),
                                          params=params,
                                          headers={"Accept": "application/x-msgpack"})
             return _unpack(response.content, self.name, response)
-        response = self.http.request("GET", self._url(kind, project, spider_id, job),
+        response = self.http.request("GET", self.url(kind, project, spider_id, job),
                                      params=params)
-        return _loads_lines(response.content, self.name, response)
+        return loads_lines(response.content, self.name, response)
 
     def record_pages(self, kind, project, spider_id, job, start=0, total=None,
                      transform=list):
@@ -282,7 +286,7 @@ def _loads(body, name, response):
         raise errors.ServiceError(f"{name}: {_where(response)}: answer is not JSON") from None
 
 
-def _loads_lines(body, name, response):
+def loads_lines(body, name, response):
     """Decode a JSON Lines body in one `json.loads` (much faster than one per line)."""
     lines = [line for line in body.split(b"\n") if line.strip()]
     if not lines:

@@ -2,19 +2,22 @@
 
 ```
 <remote>/<project-id>/spiders/<spider-name>/<job-number>/
-    meta.json  items.jl  logs.jl  log.txt  requests.jl  samples.jl
+    meta.json  items.jl  logs.jl  log.txt  requests.jl  samples.jl  tags
+<remote>/<project-id>/collections/...   (collections.py)
+<remote>/<project-id>/frontier/...      (frontier.py)
 ```
 Projects come from the key's project list (or the `projects` option), spiders from the
 project's spider list, jobs from the job queue, newest first, every state, one request
 per page of 1000 jobs; listing never touches job data. Lookups of one name ask the
-service for that name only (the spider id, the job's metadata), and names that cannot
-be ids fail without a request. A finished or deleted job is immutable: its record files
-are rendered once and cached under a key naming the storage host, the job and the
-rendering version. A pending or running job's record files are growing and appendable,
-the cursor being the index of the next record. `meta.json` is always re-read, since tags
-and metadata change after a job ends. Times come from the job (finish, else start, else
-schedule time); directories without one use the remote's start time. Record formats are
-in `render.py`.
+service for that name only (the spider id, the job's metadata), and names that cannot be
+ids fail without a request. A finished or deleted job is immutable: its record files are
+rendered once and cached under a key naming the storage host, the job and the rendering
+version. A pending or running job's record files are growing and appendable, the cursor
+being the index of the next record. `meta.json` is always re-read, since tags and
+metadata change after a job ends, and so is the writable `tags` file (`tags.py`), which
+stays mutable inside an immutable job directory. Times come from the job (finish, else
+start, else schedule time); directories without one use the remote's start time. Record
+formats are in `render.py`.
 """
 
 import hashlib
@@ -23,6 +26,11 @@ from hubfs.errors import NotFound, ServiceError
 from hubfs.tree import Dir, File, Kind, StaticDir
 
 from . import render
+from .collections import CollectionsDir
+from .collections_api import CollectionsAPI
+from .frontier import FrontiersDir
+from .frontier_api import FrontierAPI
+from .tags import TagsFile
 
 IMMUTABLE_STATES = frozenset(("finished", "deleted"))
 # The record files of a job: file name, stream, page renderer (listing order).
@@ -46,6 +54,8 @@ class Site:
         self.projects = projects
         host = hashlib.sha1(client.storage_url.encode("utf-8")).hexdigest()[:12]
         self.cache_prefix = f"scrapinghub/{render.FORMAT_VERSION}/{host}"
+        self.collections = CollectionsAPI(client)
+        self.frontier = FrontierAPI(client)
 
 
 def number(name):
@@ -120,7 +130,7 @@ class SpidersDir(Dir):
         return SpiderDir(self.site, self.project, name, spider_id)
 
 
-ProjectDir.SECTIONS = (SpidersDir,)
+ProjectDir.SECTIONS = (SpidersDir, CollectionsDir, FrontiersDir)
 
 
 class SpiderDir(Dir):
@@ -181,7 +191,7 @@ class JobDir(StaticDir):
         immutable = self.state in IMMUTABLE_STATES
         files = [MetaFile(self, mtime)] + [
             RecordFile(self, name, source, renderer, mtime, immutable)
-            for name, source, renderer in RECORD_FILES]
+            for name, source, renderer in RECORD_FILES] + [TagsFile(self, mtime)]
         super().__init__(str(job), files, mtime=mtime, immutable=immutable)
 
     @property

@@ -47,7 +47,8 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
     operations = HubfsOperations(root_node, content_cache, spool, read_only=read_only,
                                  remote_name=remote_name)
     options = set(pyfuse3.default_options)
-    options |= {"fsname=hubfs", "subtype=hubfs"}
+    # fsname is shown by `mount`/`df`; a bare "hubfs" would be taken for a relative path.
+    options |= {"fsname=hubfs:" + ",".join(sorted(remotes)), "subtype=hubfs"}
     if read_only:
         options.add("ro")
     pyfuse3.init(operations, mountpoint, options)

@@ -79,13 +79,17 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         return self._place([n for n in self.inodes.path_of(parent).split("/") if n] + [name])
 
     def resolve(self, remote, names):
-        """The node at *names* under *remote* (blocking). A last name the service does not
-        know yet is created: pending content may be the first of its kind."""
+        """The node at *names* under *remote* (blocking). Names the service does not know
+        yet are made again (a directory made with `mkdir`, a new file): pending content
+        may be the first of its kind."""
         node = self.inodes.get(pyfuse3.ROOT_INODE).node
         if not self.remote_name:
             node = node.child(remote)
         for name in names[:-1]:
-            node = node.child(name)
+            try:
+                node = node.child(name)
+            except errors.NotFound:
+                node = node.mkdir(name)  # made by `mkdir` last time, local until written
         try:
             return node.child(names[-1])
         except errors.NotFound:

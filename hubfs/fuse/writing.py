@@ -40,6 +40,7 @@ class WriteHandle:
         self.base = base  # append mode: offsets in the file the app sees start here
         self.dirty = dirty
         self.journaled = False
+        self.failed = None  # the error of a write that did not go through
 
     @property
     def length(self):
@@ -95,7 +96,11 @@ class Writer:
             raise errors.Unsupported(f"{self._where(handle.inode)}: append-only file: "
                                      "writes must go to its end")
         end = offset + len(data)
-        self.spool.reserve(end - handle.size, self._where(handle.inode))
+        try:
+            self.spool.reserve(end - handle.size, self._where(handle.inode))
+        except errors.SpoolFull as exc:
+            handle.failed = exc
+            raise
         written = os.pwrite(handle.fd, data, offset)
         handle.size = max(handle.size, offset + written)
         handle.dirty = True
@@ -125,6 +130,9 @@ class Writer:
 
     async def flush(self, handle):
         """Send the handle's content if it changed; raises the mapped neutral error."""
+        if handle.failed is not None:
+            # A write was refused: the content is incomplete and must never be sent.
+            raise type(handle.failed)(f"{handle.failed}; nothing was sent")
         if not handle.dirty:
             return
         remote, names = self._locate(handle.inode)
@@ -166,7 +174,9 @@ class Writer:
         handles.discard(handle)
         if not handles:
             self.handles.pop(handle.inode, None)
-        if handle.dirty and not handle.journaled:
+        if handle.failed is not None:
+            self.spool.discard(handle.spool_id)
+        elif handle.dirty and not handle.journaled:
             # Written but never flushed (no close reached us): keep it like a close would.
             remote, names = self._locate(handle.inode)
             await trio.to_thread.run_sync(self.spool.journal, handle.spool_id, remote, names,

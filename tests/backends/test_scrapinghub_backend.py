@@ -120,7 +120,7 @@ def test_tree_walk(remote, emu):
     root = remote.root()
     assert [p.name for p in root.children()] == ["101", "102", "103"]
     project = root.child("101")
-    assert [n.name for n in project.children()] == ["spiders"]
+    assert [n.name for n in project.children()] == ["spiders", "collections", "frontier"]
     spiders = project.child("spiders")
     assert [s.name for s in spiders.children()] == ["authors", "books", "quotes"]
     books = next(s for s in spiders.children() if s.name == "books")
@@ -134,7 +134,7 @@ def test_tree_walk(remote, emu):
         looked_up = spiders.child("books").child(listed.name)
         assert (looked_up.mtime, looked_up.immutable) == (listed.mtime, listed.immutable)
     assert [f.name for f in jobs[0].children()] == [
-        "meta.json", "items.jl", "logs.jl", "log.txt", "requests.jl", "samples.jl"]
+        "meta.json", "items.jl", "logs.jl", "log.txt", "requests.jl", "samples.jl", "tags"]
     # Directories without a service time show the remote's fixed start time.
     assert root.mtime == project.mtime == spiders.mtime == books.mtime == remote.started
     assert remote.root().child("102").mtime == remote.started
@@ -146,7 +146,7 @@ def test_job_times_and_kinds(remote, emu, official):
     assert finished.mtime == meta["finished_time"] / 1000
     for node in finished.children():
         assert node.mtime == finished.mtime
-        if node.name == "meta.json":
+        if node.name in ("meta.json", "tags"):
             assert node.kind is Kind.RENDERED and not node.immutable
             assert node.cache_key() is None
         else:
@@ -159,7 +159,7 @@ def test_job_times_and_kinds(remote, emu, official):
     pending = job_dir(remote, "101/books/6")
     assert pending.mtime == meta_time(official, "101/1/6", "pending_time")
     for node in running.children():
-        if node.name != "meta.json":
+        if node.name not in ("meta.json", "tags"):
             assert node.kind is Kind.GROWING and node.appendable and node.cache_key() is None
     # Another remote on another storage URL never shares cache keys.
     other = make_remote(emu.url.replace("127.0.0.1", "localhost"))
