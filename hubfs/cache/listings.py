@@ -53,6 +53,21 @@ class ListingCache:
     def store_child(self, key, dir_node, node):
         self._children[(key, node.name)] = (self.ttl_for(dir_node), node)
 
+    def add(self, key, dir_node, node):
+        """A local change made *node* appear in directory *key*: update what we cached
+        instead of dropping it, so a `cp -r` of 10,000 new files asks nothing per file."""
+        self.store_child(key, dir_node, node)
+        hit = self._listings.get(key)
+        if hit is not None:
+            self._listings[key] = (hit[0], [n for n in hit[1] if n.name != node.name] + [node])
+
+    def remove(self, key, name):
+        """A local change removed *name* from directory *key*."""
+        self._children.pop((key, name), None)
+        hit = self._listings.get(key)
+        if hit is not None:
+            self._listings[key] = (hit[0], [n for n in hit[1] if n.name != name])
+
     def forget_dir(self, key):
         """Drop the listing of directory *key* (the kernel forgot its inode); its
         children entries expire on their own, their keys are never reused."""

@@ -2,12 +2,13 @@
 them.
 
 Every file opened for writing gets a data file `<cache_dir>/spool/<id>.data` (the spool
-directory is mode 0700). When a writer closes or fsyncs, the data file is fsynced and a
-journal entry `<id>.json` naming the remote and the path is written atomically (temp file,
-fsync, rename, fsync of the directory) before anything is sent; the entry is removed only
-once the service has accepted the content. A daemon that dies (even SIGKILL) therefore
-leaves every acknowledged file in the journal, and the next mount with the same cache
-directory sends it (DESIGN.md semantics 3). Room is checked at every `write`: past
+directory is mode 0700). When a writer closes or fsyncs, a journal entry `<id>.json`
+naming the remote and the path is written atomically (temp file, rename) before anything
+is sent, and removed only once the service has accepted the content; when a send fails,
+the data and the entry are fsynced, since that close told the app its data is kept. A
+daemon that dies (even SIGKILL) therefore leaves every file it was sending, and every
+file it failed to send, in the journal, and the next mount with the same cache directory
+sends it (DESIGN.md semantics 3). Room is checked at every `write`: past
 `max_bytes` of spooled data, or closer than `min_free` to a full disk, the write fails
 with ENOSPC instead of accepting bytes that could not be kept.
 
@@ -80,21 +81,33 @@ class Spool:
 
     # -- journal -----------------------------------------------------------------------
 
-    def journal(self, spool_id, remote, path, mode):
-        """Make the data durable and record it as pending (before it is sent)."""
-        with open(self.data_path(spool_id), "rb+") as data:
-            os.fsync(data.fileno())
+    def journal(self, spool_id, remote, path, mode, durable=False):
+        """Record the data as pending, before it is sent.
+
+        Without *durable* the entry is written but not fsynced: it survives the daemon's
+        death (even SIGKILL: the kernel keeps the page cache), and a `close` does not
+        return success before the send completed anyway. A failed send calls `make_durable`,
+        since then the app was told the data is kept, and it must outlive a power cut too.
+        """
         entry = {"id": spool_id, "remote": remote, "path": list(path), "mode": mode,
                  "journaled": time.time(), "attempts": 0, "last_error": None}
-        self._write_entry(entry)
+        self._write_entry(entry, durable)
         return entry
+
+    def make_durable(self, spool_id):
+        """fsync a pending entry's data and journal entry (and the directory)."""
+        with open(self.data_path(spool_id), "rb+") as data:
+            os.fsync(data.fileno())
+        entry = self.entry(spool_id)
+        if entry is not None:
+            self._write_entry(entry, durable=True)
 
     def update(self, spool_id, **fields):
         """Change fields of a pending entry (a rename retargets it, a failure notes why)."""
         entry = self.entry(spool_id)
         if entry is not None:
             entry.update(fields)
-            self._write_entry(entry)
+            self._write_entry(entry, durable=True)
         return entry
 
     def done(self, spool_id):
@@ -103,8 +116,8 @@ class Spool:
             os.unlink(os.path.join(self.dir, f"{spool_id}.json"))
         except FileNotFoundError:
             pass
+        # No fsync: an entry that reappears after a power cut is sent again, harmlessly.
         self._remove(self.data_path(spool_id))
-        _fsync_dir(self.dir)
 
     def entry(self, spool_id):
         try:
@@ -131,15 +144,17 @@ class Spool:
         return [name[:-5] for name in os.listdir(self.dir)
                 if name.endswith(".data") and name[:-5] not in journaled]
 
-    def _write_entry(self, entry):
+    def _write_entry(self, entry, durable):
         final = os.path.join(self.dir, f"{entry['id']}.json")
         temp = final + ".tmp"
         with open(temp, "w") as fh:
             json.dump(entry, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, final)
-        _fsync_dir(self.dir)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(temp, final)  # atomic: a reader sees the old entry or the new one
+        if durable:
+            _fsync_dir(self.dir)
 
 
 def _fsync_dir(path):

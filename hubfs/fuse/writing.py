@@ -39,7 +39,7 @@ class WriteHandle:
         self.size = os.fstat(self.fd).st_size
         self.base = base  # append mode: offsets in the file the app sees start here
         self.dirty = dirty
-        self.journaled = False
+        self.attempted = False  # a close/fsync tried to send (the journal took it over)
         self.failed = None  # the error of a write that did not go through
 
     @property
@@ -136,35 +136,41 @@ class Writer:
         if not handle.dirty:
             return
         remote, names = self._locate(handle.inode)
+        handle.attempted = True
         # Journal (again: the data may have changed since an earlier failed send) before
-        # sending, so that what this close acknowledges survives a crash of the daemon.
-        await trio.to_thread.run_sync(self.spool.journal, handle.spool_id, remote, names,
-                                      handle.node.write_mode, limiter=self.limiter)
-        handle.journaled = True
-        await self._send(handle.spool_id, handle.node, remote, names)
+        # sending, so that what this close is sending survives a crash of the daemon.
+        await self._send(handle.spool_id, handle.node, remote, names, journal=handle.node.write_mode)
         handle.dirty = False
-        handle.journaled = False  # sent: the entry and its data are gone
 
-    async def _send(self, spool_id, node, remote, names):
+    async def _send(self, spool_id, node, remote, names, journal=None):
+        """Send one spooled file (one worker-thread hop for journal, send and cleanup)."""
         self._sending.add(spool_id)
-        where = f"/{remote}/{'/'.join(names)}"
         try:
-            await trio.to_thread.run_sync(node.commit, self.spool.data_path(spool_id),
-                                          limiter=self.limiter)
-        except errors.InvalidContent:
-            # Malformed content can never be sent: drop it (the app got EINVAL).
-            await trio.to_thread.run_sync(self.spool.done, spool_id)
-            raise
-        except errors.HubfsError as exc:
-            entry = self.spool.entry(spool_id) or {}
-            self.spool.update(spool_id, attempts=entry.get("attempts", 0) + 1,
-                              last_error=str(exc))
+            await trio.to_thread.run_sync(self._send_blocking, spool_id, node, remote, names,
+                                          journal, limiter=self.limiter)
+        except errors.HubfsError:
             self._wakeup.set()
             raise
         finally:
             self._sending.discard(spool_id)
-        await trio.to_thread.run_sync(self.spool.done, spool_id)
-        log.debug("sent %s", where)
+
+    def _send_blocking(self, spool_id, node, remote, names, journal):
+        if journal is not None:
+            self.spool.journal(spool_id, remote, names, journal)
+        try:
+            node.commit(self.spool.data_path(spool_id))
+        except errors.InvalidContent:
+            # Malformed content can never be sent: drop it (the app got EINVAL).
+            self.spool.done(spool_id)
+            raise
+        except errors.HubfsError as exc:
+            # The app is told its data is kept: make that durable, and note why.
+            entry = self.spool.entry(spool_id) or {}
+            self.spool.make_durable(spool_id)
+            self.spool.update(spool_id, attempts=entry.get("attempts", 0) + 1, last_error=str(exc))
+            raise
+        self.spool.done(spool_id)
+        log.debug("sent /%s/%s", remote, "/".join(names))
 
     async def release(self, handle):
         """Last close of a descriptor. A send that failed stays pending for the resend
@@ -176,14 +182,14 @@ class Writer:
             self.handles.pop(handle.inode, None)
         if handle.failed is not None:
             self.spool.discard(handle.spool_id)
-        elif handle.dirty and not handle.journaled:
+        elif handle.dirty and not handle.attempted:
             # Written but never flushed (no close reached us): keep it like a close would.
             remote, names = self._locate(handle.inode)
             await trio.to_thread.run_sync(self.spool.journal, handle.spool_id, remote, names,
                                           handle.node.write_mode, limiter=self.limiter)
             self._wakeup.set()
-        elif not handle.dirty and not handle.journaled:
-            self.spool.discard(handle.spool_id)
+        elif self.spool.entry(handle.spool_id) is None:
+            self.spool.discard(handle.spool_id)  # nothing written, or sent: nothing to keep
 
     def retarget(self, inode, old, node, new):
         """A rename moved *inode* from *old* to *new* (each `(remote, names)`): its unsent
