@@ -139,6 +139,8 @@ class ChangeOperations:
             raise pyfuse3.FUSEError(errno.ENOTDIR if want_dir else errno.EISDIR)
         if self.local.pop((parent.number, name), None) is None:
             await self._call(node.delete)
+        if not want_dir:
+            self.writer.discard_pending(self.locate_names(parent.number, name))
         self.inodes.detach(parent.number, name)
         self.listings.remove(parent.number, name)
 

@@ -205,6 +205,14 @@ class Writer:
                 moved = True
         return moved or (bool(handles) and any(h.dirty for h in handles))
 
+    def discard_pending(self, place):
+        """The name at *place* `(remote, names)` was removed: what the journal still held
+        for it must not be sent later (it would bring the name back)."""
+        for entry in self.spool.pending():
+            if (entry["remote"], entry["path"]) == (place[0], list(place[1])) \
+                    and entry["id"] not in self.busy_ids():
+                self.spool.done(entry["id"])
+
     def busy_ids(self):
         """Spool ids that must not be resent now: being sent, or still open for writing."""
         return self._sending | {h.spool_id for hs in self.handles.values() for h in hs}

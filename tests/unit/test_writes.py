@@ -250,3 +250,18 @@ def test_read_only_mount_refuses_writes_at_open(tmp_path, store):
             assert raised.value.errno == errno.EROFS
 
     trio.run(main)
+
+
+def test_rm_of_a_name_with_a_pending_send_cancels_it(tmp_path, store):
+    ops = make_ops(tmp_path, store)
+    store.fail = errors.Transient("r: POST /x: HTTP 503")
+    assert trio.run(write_file, ops, "a", b'{"v":9}') == errno.EIO
+    store.fail = None
+
+    async def main():
+        parent = await dir_inode(ops)
+        await ops.unlink(parent, b"a", None)
+        assert await ops.writer.resend({"r"}) == 0
+
+    trio.run(main)
+    assert "a" not in store.values and ops.writer.spool.pending() == []
