@@ -27,6 +27,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/scrapinghub_items.py
+	$(BIN)/python bench/scrapinghub_collections.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -20,13 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from common import REPO, pinned, start_emulator, write_config
 
-from backends.scrapinghub.emulator import DEMO_APIKEY  # noqa: E402
-from bench.scrapinghub_items import free_port, pinned  # noqa: E402
+from backends.scrapinghub.emulator import DEMO_APIKEY
 
 OFFICIAL_WRITER = """
 import json, sys, time
@@ -87,26 +84,13 @@ def main():
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="hubfs-bench-")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    emulator = subprocess.Popen(pinned(0, [sys.executable, "-m", "hubfs", "emulate", "scrapinghub",
-                                           "--port", str(port)]), cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     mountpoint = os.path.join(workdir, "mnt")
     os.makedirs(mountpoint)
     results = {"cp_r": [], "cp_jl": [], "official_writer": []}
+    emulator, url = start_emulator("demo")
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "__emulator__/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         values, backup = prepare(workdir, args.keys)
-        config = os.path.join(workdir, "hubfs.toml")
-        with open(os.open(config, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
-            fh.write(f'[remotes.zyte]\ntype = "scrapinghub"\napikey = "{DEMO_APIKEY}"\n'
-                     f'app_url = "{url}api/"\nstorage_url = "{url}"\n')
+        config = write_config(workdir, url)
         subprocess.run(pinned(1, [sys.executable, "-m", "hubfs", "mount", "--config", config,
                                   "--cache-dir", os.path.join(workdir, "cache"), mountpoint]),
                        check=True, cwd=REPO, capture_output=True)

@@ -17,31 +17,18 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from common import REPO, pinned, start_emulator, write_config
 
-from backends.scrapinghub.emulator import BENCH_JOB_KEY, DEMO_APIKEY  # noqa: E402
+from backends.scrapinghub.emulator import BENCH_JOB_KEY, DEMO_APIKEY
 
 ITEMS_PATH = ("zyte", "900", "spiders", "bench", "1", "items.jl")
 TIME_LIMIT = 1800  # seconds: the whole benchmark stops by itself after this
-
-
-def pinned(cpu, command):
-    return (["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() > 1 else []) + command
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def sha256(path):
@@ -117,22 +104,9 @@ def main():
     deadline = time.monotonic() + TIME_LIMIT
 
     workdir = tempfile.mkdtemp(prefix="hubfs-bench-")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    emulator = subprocess.Popen(pinned(0, [sys.executable, "-m", "hubfs", "emulate", "scrapinghub",
-                                           "--data", "bench", "--port", str(port)]),
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    emulator, url = start_emulator("bench")
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(url + "__emulator__/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        config = os.path.join(workdir, "hubfs.toml")
-        with open(os.open(config, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
-            fh.write(f'[remotes.zyte]\ntype = "scrapinghub"\napikey = "{DEMO_APIKEY}"\n'
-                     f'app_url = "{url}api/"\nstorage_url = "{url}"\n')
+        config = write_config(workdir, url)
         # One untimed pass of each tool warms the emulator's encoded-page cache for both.
         official_round(url, workdir)
         hubfs_round(config, workdir)

@@ -30,6 +30,15 @@ def sh_emulator():
         yield handle
 
 
+@pytest.fixture
+def sh_clean(sh_emulator):
+    """`sh_emulator` with no fault rules and an empty request log."""
+    sh_emulator.server.faults.clear()
+    sh_emulator.server.requests.clear()
+    yield sh_emulator
+    sh_emulator.server.faults.clear()
+
+
 @pytest.fixture(scope="module")
 def sh_config(sh_emulator, tmp_path_factory):
     """A 0600 config with one remote, `zyte`, pointing at `sh_emulator`."""

@@ -62,16 +62,21 @@ class ChangeOperations:
         parent = self._inode(parent_inode)
         self._check_writable(parent.node, "create")
         name = os.fsdecode(name)
-        node = await self._call(parent.node.create, name)
-        inode = self._bind(parent.number, name, node)
-        self.local[(parent.number, name)] = node
-        self.listings.add(parent.number, parent.node, node)
+        inode = self._made_here(parent, name, await self._call(parent.node.create, name))
+        node = inode.node
         # A new, still empty file sends nothing at close (`touch` makes a local name).
         handle = await self.writer.open(inode.number, node, truncate=False)
         info = pyfuse3.FileInfo(fh=self.files.add(handle))
         info.direct_io = True
         inode.lookups += 1
         return info, self._write_attributes(inode, 0)
+
+    def _made_here(self, parent, name, node):
+        """Bind a name created by this mount; it stays local until content is sent."""
+        inode = self._bind(parent.number, name, node)
+        self.local[(parent.number, name)] = node
+        self.listings.add(parent.number, parent.node, node)
+        return inode
 
     def _write_attributes(self, inode, size):
         attrs = self._entry_attributes(inode, size)
@@ -112,12 +117,9 @@ class ChangeOperations:
         parent = self._inode(parent_inode)
         self._check_writable(parent.node, "mkdir")
         name = os.fsdecode(name)
-        node = await self._call(parent.node.mkdir, name)
-        inode = self._bind(parent.number, name, node)
-        self.local[(parent.number, name)] = node
-        self.listings.add(parent.number, parent.node, node)
+        inode = self._made_here(parent, name, await self._call(parent.node.mkdir, name))
         # A directory made here starts empty: lookups in it need not ask the service.
-        self.listings.store_listing(inode.number, node, [])
+        self.listings.store_listing(inode.number, inode.node, [])
         attrs = self._entry_attributes(inode, 0)
         inode.lookups += 1
         return attrs

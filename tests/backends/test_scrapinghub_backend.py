@@ -15,8 +15,7 @@ import requests
 from scrapinghub import ScrapinghubClient
 
 from backends.scrapinghub import Remote
-from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
-from hubfs.emulation import start_in_thread
+from backends.scrapinghub.emulator import DEMO_APIKEY
 from hubfs.errors import AccessDenied, HubfsError, NotFound, ServiceError, Transient
 from hubfs.http import RetryPolicy
 from hubfs.tree import Kind
@@ -27,18 +26,13 @@ LEVELS = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    handle = start_in_thread(create_server("demo"))
-    yield handle
-    handle.stop()
+def emulator(sh_emulator):
+    return sh_emulator
 
 
 @pytest.fixture
-def emu(emulator):
-    emulator.server.faults.clear()
-    emulator.server.requests.clear()
-    yield emulator
-    emulator.server.faults.clear()
+def emu(sh_clean):
+    return sh_clean
 
 
 def make_remote(url, apikey=DEMO_APIKEY, **extra):

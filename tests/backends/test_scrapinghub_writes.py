@@ -15,8 +15,7 @@ import requests
 from scrapinghub import ScrapinghubClient
 
 from backends.scrapinghub import Remote, content, keys
-from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
-from hubfs.emulation import start_in_thread
+from backends.scrapinghub.emulator import DEMO_APIKEY
 from hubfs.emulation.faults import FaultRule
 from hubfs.errors import InvalidContent, NotEmpty, NotFound, Unsupported
 from hubfs.http import RetryPolicy
@@ -27,17 +26,13 @@ FAST = RetryPolicy(attempts=3, backoff=0.01, backoff_max=0.05, retry_after_max=1
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    handle = start_in_thread(create_server("demo"))
-    yield handle
-    handle.stop()
+def emulator(sh_emulator):
+    return sh_emulator
 
 
 @pytest.fixture
-def emu(emulator):
-    emulator.server.faults.clear()
-    clear_log(emulator)
-    yield emulator
+def emu(sh_clean):
+    return sh_clean
 
 
 @pytest.fixture

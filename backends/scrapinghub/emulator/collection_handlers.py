@@ -18,7 +18,7 @@ from typing import Any, Optional
 from hubfs.emulation import (JSON_CT, Request, Response, empty_response, json_response, jsonlines_response,
                              msgpack_response)
 
-from .handlers import MSGPACK_ACCEPT, storage_error
+from .handlers import body_lines, storage_error, wants_msgpack
 from .records import FilterError, parse_filters
 from .stores import (COUNT_PAGE, InvalidName, InvalidRecord, ProjectCollections, ScanQuery, ValueTooLarge,
                      check_store)
@@ -75,17 +75,6 @@ class CollectionsAPI:
             raise storage_error(400, str(exc)) from None
         return collections, type_, name
 
-    @staticmethod
-    def _wants_msgpack(request: Request) -> bool:
-        return MSGPACK_ACCEPT in (request.header("Accept") or "")
-
-    @staticmethod
-    def _lines(request: Request) -> list:
-        try:
-            return request.jsonlines()
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise storage_error(400, f"Error parsing data, {exc}") from None
-
     # ------------------------------------------------------------------ handlers
 
     def listing(self, request: Request) -> Response:
@@ -94,7 +83,7 @@ class CollectionsAPI:
     def write(self, request: Request) -> Response:
         collections, type_, name = self._store(request)
         try:
-            collections.write(type_, name, self._lines(request))
+            collections.write(type_, name, body_lines(request))
         except ValueTooLarge as exc:
             raise storage_error(413, str(exc)) from None
         except InvalidRecord as exc:
@@ -106,7 +95,7 @@ class CollectionsAPI:
         found = collections.get(type_, name, request.match["key"])
         if found is None:
             raise storage_error(404)
-        if self._wants_msgpack(request):
+        if wants_msgpack(request):
             return msgpack_response([found[0]], compress=True)
         return jsonlines_response([found[0]], compress=True)
 
@@ -127,7 +116,7 @@ class CollectionsAPI:
             return out
 
         records = (shaped(row) for row in result.rows)
-        if self._wants_msgpack(request):
+        if wants_msgpack(request):
             return msgpack_response(records, compress=True)
         return jsonlines_response(records, compress=True)
 
@@ -141,7 +130,7 @@ class CollectionsAPI:
 
     def delete_keys(self, request: Request) -> Response:
         collections, type_, name = self._store(request)
-        keys = self._lines(request)
+        keys = body_lines(request)
         if not all(isinstance(key, str) for key in keys):
             raise storage_error(400, "Error parsing data, keys must be JSON strings")
         collections.delete(type_, name, keys)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from hubfs.emulation import JSON_CT, Request, Response, empty_response, json_response, jsonlines_response
 
 from .frontier import InvalidRequest, ProjectFrontiers
-from .handlers import storage_error
+from .handlers import body_lines, storage_error
 
 _JSON_UTF8 = JSON_CT + "; charset=UTF-8"
 
@@ -33,13 +33,6 @@ class FrontierAPI:
             raise storage_error(403)
         return project.frontiers
 
-    @staticmethod
-    def _lines(request: Request) -> list:
-        try:
-            return request.jsonlines()
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise storage_error(400, f"Error parsing data, {exc}") from None
-
     def list_frontiers(self, request: Request) -> Response:
         return json_response(self._frontiers(request).names(), content_type=_JSON_UTF8)
 
@@ -51,7 +44,7 @@ class FrontierAPI:
         frontiers = self._frontiers(request)
         m = request.match
         try:
-            newcount = frontiers.add(m["frontier"], m["slot"], self._lines(request))
+            newcount = frontiers.add(m["frontier"], m["slot"], body_lines(request))
         except InvalidRequest as exc:
             raise storage_error(400, str(exc)) from None
         return json_response({"newcount": newcount}, content_type=_JSON_UTF8)
@@ -73,7 +66,7 @@ class FrontierAPI:
     def delete_batches(self, request: Request) -> Response:
         frontiers = self._frontiers(request)
         ids = []
-        for line in self._lines(request):
+        for line in body_lines(request):
             # The docs allow one id per line or arrays of ids.
             values = line if isinstance(line, list) else [line]
             if not all(isinstance(v, str) for v in values):

@@ -37,6 +37,18 @@ def storage_error(status: int, text: Optional[str] = None) -> HTTPError:
     return HTTPError(text_response(body, status, content_type=content_type))
 
 
+def body_lines(request: Request, error=storage_error) -> list:
+    """The request body as JSON lines; a malformed body is a 400 in the service's words."""
+    try:
+        return request.jsonlines()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise error(400, f"Error parsing data, {exc}") from None
+
+
+def wants_msgpack(request: Request) -> bool:
+    return MSGPACK_ACCEPT in (request.header("Accept") or "")
+
+
 def jobq_error(status: int, message: Optional[str] = None) -> HTTPError:
     """JobQ errors are JSON objects with `error` and `message`."""
     reason = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
@@ -74,17 +86,6 @@ class StorageAPI:
         m = request.match
         return self.state.job(m["project"], m["spider"], m["job"])
 
-    @staticmethod
-    def _wants_msgpack(request: Request) -> bool:
-        return MSGPACK_ACCEPT in (request.header("Accept") or "")
-
-    @staticmethod
-    def _body_lines(request: Request, error=storage_error) -> list:
-        try:
-            return request.jsonlines()
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise error(400, f"Error parsing data, {exc}") from None
-
     # ------------------------------------------------------------------ misc
 
     def system_ts(self, request: Request) -> Response:
@@ -120,7 +121,7 @@ class StorageAPI:
 
     def post_settings(self, request: Request) -> Response:
         project = self._project(request)
-        values = self._body_lines(request)
+        values = body_lines(request)
         if len(values) != 1 or not isinstance(values[0], dict):
             raise storage_error(400, "settings must be one JSON object")
         with self.state.lock:
@@ -186,7 +187,7 @@ class StorageAPI:
     def jobq_update(self, request: Request) -> Response:
         project = self._project(request, jobq_error)
         out = []
-        for entry in self._body_lines(request, jobq_error):
+        for entry in body_lines(request, jobq_error):
             if not isinstance(entry, dict) or "key" not in entry:
                 raise jobq_error(400, "each update needs a key")
             extra = {k: v for k, v in entry.items() if k not in ("key", "state")}
@@ -200,7 +201,7 @@ class StorageAPI:
 
     def jobq_push(self, request: Request) -> Response:
         project = self._project(request, jobq_error)
-        lines = self._body_lines(request, jobq_error)
+        lines = body_lines(request, jobq_error)
         if len(lines) != 1 or not isinstance(lines[0], dict) or not lines[0].get("spider"):
             raise jobq_error(400, "push expects one JSON object with a spider")
         params = lines[0]
@@ -215,7 +216,7 @@ class StorageAPI:
 
     def jobq_startjob(self, request: Request) -> Response:
         project = self._project(request, jobq_error)
-        lines = self._body_lines(request, jobq_error)
+        lines = body_lines(request, jobq_error)
         params = lines[0] if lines and isinstance(lines[0], dict) else {}
         job = self.state.start_next(project.id, params)
         if job is None:
@@ -291,7 +292,7 @@ class StorageAPI:
                 raise storage_error(400, "Error parsing data, value is not JSON") from None
             self.state.update_meta(job, {name: value})
         else:
-            values = self._body_lines(request)
+            values = body_lines(request)
             if not values or not all(isinstance(v, dict) for v in values):
                 raise storage_error(400, "Error parsing data, expected a JSON object")
             for value in values:
@@ -318,7 +319,7 @@ class StorageAPI:
             params = serving.ReadParams.from_query(request.query)
         except (ValueError, FilterError) as exc:
             raise storage_error(400, str(exc)) from None
-        msgpack = self._wants_msgpack(request)
+        msgpack = wants_msgpack(request)
         if m.get("job") is None:
             spider = m.get("spider")
             jobs = sorted((j for j in project.jobs_of(int(spider) if spider else None)),
@@ -345,7 +346,7 @@ class StorageAPI:
             raise storage_error(404)
         resource = request.match["resource"]
         start = _int(request, "start")
-        records = self._body_lines(request)
+        records = body_lines(request)
         try:
             self.state.write_records(job, resource, start, records)
         except RecordTooLarge as exc:
