@@ -259,3 +259,43 @@ def test_read_only_mount_refuses_writes_at_open(config, tmp_path):
         with pytest.raises(OSError) as raised:
             open(at(live, "101", "collections", "prices", "x"), "wb")
         assert raised.value.errno == errno.EROFS
+
+
+def test_failed_batch_of_a_restore_is_eio_and_sent_after_remount(emulator, client, config, tmp_path):
+    backup = tmp_path / "restore.jl"
+    backup.write_text("".join(json.dumps({"_key": f"r{n:05d}", "value": {"n": n}}) + "\n"
+                              for n in range(5000)))
+    # The third batch POST fails for good: the restore cannot complete in this mount.
+    emulator.server.faults.add(method="POST", path=r"^/collections/101/s/partial$", status=500,
+                               skip=2, times=-1)
+    with Mount(tmp_path, config) as first:
+        result = subprocess.run(["cp", str(backup), at(first, "101", "collections", "partial.jl")],
+                                capture_output=True, text=True)
+        assert result.returncode != 0 and "Input/output error" in result.stderr
+        assert "pending /zyte/101/collections/partial.jl" in hubfs("status").stdout
+        os.kill(read_state(first.path)["pid"], signal.SIGKILL)  # no chance to resend here
+        subprocess.run(["fusermount3", "-uz", first.path], capture_output=True)
+    emulator.server.faults.clear()
+    with Mount(tmp_path, config):
+        assert wait_until(lambda: _count(client, "partial") == 5000, timeout=30)
+
+
+def test_full_disk_under_the_spool_is_enospc_at_write(emulator, tmp_path):
+    cache = tmp_path / "small"
+    cache.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(cache)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        config = write_config(tmp_path, {"zyte": scrapinghub_remote(emulator.url, DEMO_APIKEY)},
+                              general={"spool_min_free": "128K"})
+        mount = Mount(tmp_path, config)
+        mount.args[mount.args.index("--cache-dir") + 1] = str(cache)
+        with mount as live:
+            with pytest.raises(OSError) as raised:
+                with open(at(live, "101", "collections", "prices", "huge"), "wb", buffering=0) as fh:
+                    for _ in range(200):
+                        fh.write(b"x" * 8192)
+            assert raised.value.errno == errno.ENOSPC
+    finally:
+        subprocess.run(["umount", "-l", str(cache)], capture_output=True)
