@@ -1,14 +1,11 @@
-"""pyfuse3 `Operations` over the hubfs node tree.
+"""pyfuse3 `Operations` over the hubfs node tree: names, attributes, listings, reads.
 
-Every handler runs under `fuse_op`, which turns neutral errors into errnos through the
-one table in `hubfs.errors`, logs one line naming the mounted path and the cause, and
-turns anything unexpected into EIO (with the traceback at DEBUG): no exception ever
-escapes to pyfuse3, whose main loop would otherwise die with the mount. Backend calls
-(which block on HTTP) run in worker threads under one shared limiter.
-
-This tree is read-only for now: every call that would change it fails with EROFS at the
-first syscall that asks (open for writing, create, mkdir, unlink, rename, setattr), never
-after data was accepted.
+Every handler runs under `fuse_op` (`hubfs.fuse.guard`): neutral errors become errnos
+through the one table in `hubfs.errors` with one log line naming the mounted path and the
+cause, and nothing else ever escapes to pyfuse3. Backend calls (which block on HTTP) run
+in worker threads under one shared limiter. The handlers that change the tree (write,
+create, mkdir, unlink, rename, setattr) live in `hubfs.fuse.changes`; they refuse with
+EROFS, at the first syscall that asks, whatever is not writable.
 """
 
 import errno

@@ -10,8 +10,9 @@ background loop, by the next mount, or while `hubfs umount` waits; malformed con
 bytes are still only in the spool retargets it without any request.
 
 Paths in the journal are `(remote, [names...])` so that a later mount, which has other
-inode numbers, can find the node again: it walks the remote's tree by name and, for a
-name the service does not know yet, asks the parent directory to `create()` it.
+inode numbers, can find the node again: it walks the remote's tree by name, and names
+the service does not know yet are made again (`mkdir()` for a directory on the way,
+`create()` for the file).
 """
 
 import logging
@@ -24,20 +25,22 @@ from hubfs import errors
 
 log = logging.getLogger(__name__)
 
-RESEND_INTERVAL = 30.0
+RESEND_INTERVAL = 30.0  # seconds between passes over what failed to send
+RETRY_PAUSE = 2.0
 
 
 class WriteHandle:
     """One open-for-writing descriptor: its spool file, dirty state and the node to send to."""
 
-    def __init__(self, inode, node, spool_id, path, base=0, dirty=False):
+    def __init__(self, inode, node, spool_id, path, dirty=False):
         self.inode = inode
         self.node = node
         self.spool_id = spool_id
         self.path = path
         self.fd = os.open(path, os.O_RDWR)
         self.size = os.fstat(self.fd).st_size
-        self.base = base  # append mode: offsets in the file the app sees start here
+        # Append mode: offsets the app uses start at the first write's (None until then).
+        self.base = None if node.write_mode == "append" else 0
         self.dirty = dirty
         self.attempted = False  # a close/fsync tried to send (the journal took it over)
         self.failed = None  # the error of a write that did not go through
@@ -81,8 +84,6 @@ class Writer:
             self.spool.discard(spool_id)
             raise
         handle = WriteHandle(inode, node, spool_id, path, dirty=truncate)
-        if node.write_mode == "append":
-            handle.base = None
         self.handles.setdefault(inode, set()).add(handle)
         return handle
 
@@ -143,13 +144,15 @@ class Writer:
         handle.dirty = False
 
     async def _send(self, spool_id, node, remote, names, journal=None):
-        """Send one spooled file (one worker-thread hop for journal, send and cleanup)."""
+        """Send one spooled file (one worker-thread hop for journal, send and cleanup).
+        A new failure (from a close, not from the resend loop itself) wakes the loop."""
         self._sending.add(spool_id)
         try:
             await trio.to_thread.run_sync(self._send_blocking, spool_id, node, remote, names,
                                           journal, limiter=self.limiter)
         except errors.HubfsError:
-            self._wakeup.set()
+            if journal is not None:
+                self._wakeup.set()
             raise
         finally:
             self._sending.discard(spool_id)
@@ -227,7 +230,8 @@ class Writer:
             with trio.move_on_after(RESEND_INTERVAL):
                 await self._wakeup.wait()
             self._wakeup = trio.Event()
-            await trio.sleep(1.0)  # let a burst of failures settle before retrying
+            # A close just failed: give the service a moment before the first retry.
+            await trio.sleep(RETRY_PAUSE)
 
     async def resend(self, remotes, deadline=None):
         """One pass over the pending entries of *remotes*; returns how many remain."""
