@@ -299,3 +299,19 @@ def test_full_disk_under_the_spool_is_enospc_at_write(emulator, tmp_path):
             assert raised.value.errno == errno.ENOSPC
     finally:
         subprocess.run(["umount", "-l", str(cache)], capture_output=True)
+
+
+def test_umount_waits_for_pending_sends_and_says_which(emulator, client, config, tmp_path):
+    mount = Mount(tmp_path, config)
+    with mount as live:
+        emulator.server.faults.add(method="POST", path=r"^/collections/101/s/prices$",
+                                   status=503, times=-1)
+        assert write(at(live, "101", "collections", "prices", "late"), b'{"late": 1}') == errno.EIO
+        emulator.server.faults.clear()
+        # The service is back but slow: the send made while unmounting takes a while.
+        emulator.server.faults.add(method="POST", path=r"^/collections/101/s/prices$",
+                                   delay=2.5, times=1)
+        result = hubfs("umount", live.path)
+        assert "sending 1 pending file(s): /zyte/101/collections/prices/late" in result.stderr
+    assert _get(client, "prices", "late") == {"late": 1}
+    assert "nothing pending" in hubfs("status", "--config", config).stdout
