@@ -109,12 +109,16 @@ def show_tree(root, prefix="", depth=0, shown_files=None):
         print(f"{prefix}{entry.name}/")
         if depth < 6:
             show_tree(entry.path, prefix + "    ", depth + 1, shown_files)
-    if files and not shown_files:
-        for entry in files:
-            print(f"{prefix}{entry.name}  ({os.stat(entry.path).st_size} bytes)")
+    sizes = [os.stat(e.path).st_size for e in files] if files and not shown_files else []
+    if sum(sizes) > sum(size for e, size in zip(files, sizes) if e.name == "meta.json"):
+        # The first job with data: show its files with their (exact, rendered) sizes.
+        for entry, size in zip(files, sizes):
+            print(f"{prefix}{entry.name}  ({size} bytes)")
         shown_files.append(root)
     elif files:
-        print(f"{prefix}{'  '.join(e.name for e in files)}")
+        names = "  ".join(e.name for e in files[:6])
+        more = f"  ... and {len(files) - 6} more" if len(files) > 6 else ""
+        print(f"{prefix}{names}{more}")
     if len(directories) > SHOW_PER_DIR:
         print(f"{prefix}... and {len(directories) - SHOW_PER_DIR} more")
 

@@ -34,10 +34,17 @@ class Content:
     private: bool = False  # a snapshot of ours, to delete when replaced or forgotten
 
 
+# Renders running at once. Each holds a few pages of decoded records in flight (the
+# backend bounds that), so this bounds the memory rendering can take as a whole: `ls -l`
+# over many big finished jobs queues up instead of growing the daemon.
+RENDER_SLOTS = 4
+
+
 class ContentManager:
     def __init__(self, cache, limiter, clock=time.monotonic):
         self.cache = cache
         self.limiter = limiter
+        self.render_slots = trio.CapacityLimiter(RENDER_SLOTS)
         self._clock = clock
         self._contents = {}  # inode number -> Content
         self._locks = {}  # inode number -> trio.Lock
@@ -79,7 +86,8 @@ class ContentManager:
             return content
 
     async def _run(self, fn, *args):
-        return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+        async with self.render_slots:
+            return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
     def _render_cached(self, node):
         key = node.cache_key()
