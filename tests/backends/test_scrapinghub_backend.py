@@ -25,16 +25,6 @@ FAST = RetryPolicy(attempts=4, backoff=0.01, backoff_max=0.05, retry_after_max=3
 LEVELS = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
 
 
-@pytest.fixture(scope="module")
-def emulator(sh_emulator):
-    return sh_emulator
-
-
-@pytest.fixture
-def emu(sh_clean):
-    return sh_clean
-
-
 def make_remote(url, apikey=DEMO_APIKEY, **extra):
     options = {"apikey": apikey, "app_url": url + "api/", "storage_url": url,
                "projects": None, **extra}

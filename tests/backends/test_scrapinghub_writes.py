@@ -25,16 +25,6 @@ FAST = RetryPolicy(attempts=3, backoff=0.01, backoff_max=0.05, retry_after_max=1
                    connect_timeout=5, read_timeout=20)
 
 
-@pytest.fixture(scope="module")
-def emulator(sh_emulator):
-    return sh_emulator
-
-
-@pytest.fixture
-def emu(sh_clean):
-    return sh_clean
-
-
 @pytest.fixture
 def remote(emu):
     remote = Remote("shw", {"apikey": DEMO_APIKEY, "app_url": emu.url + "api/",
