@@ -174,7 +174,7 @@ def cmd_ls(args):
             print(node.name)
             return 0
         for child in node.children():
-            print(child.name + ("/" if child.is_dir else ""), flush=False)
+            print(child.name + ("/" if child.is_dir else ""))
     except BrokenPipeError:
         pass
     finally:

@@ -14,6 +14,7 @@ import pyfuse3
 
 from hubfs import errors
 
+# Named after the operations it guards: the one logger users grep for failed calls.
 log = logging.getLogger("hubfs.fuse.operations")
 
 
