@@ -310,7 +310,7 @@ def test_umount_waits_for_pending_sends_and_says_which(emulator, client, config,
         emulator.server.faults.clear()
         # The service is back but slow: the send made while unmounting takes a while.
         emulator.server.faults.add(method="POST", path=r"^/collections/101/s/prices$",
-                                   delay=2.5, times=1)
+                                   delay=2.5, times=-1)
         result = hubfs("umount", live.path)
         assert "sending 1 pending file(s): /zyte/101/collections/prices/late" in result.stderr
     assert _get(client, "prices", "late") == {"late": 1}
