@@ -18,7 +18,7 @@ from typing import Any, Optional
 from hubfs.emulation import (JSON_CT, Request, Response, empty_response, json_response, jsonlines_response,
                              msgpack_response)
 
-from .handlers import body_lines, storage_error, wants_msgpack
+from .handlers import body_lines, project_of, storage_error, wants_msgpack
 from .records import FilterError, parse_filters
 from .stores import (COUNT_PAGE, InvalidName, InvalidRecord, ProjectCollections, ScanQuery, ValueTooLarge,
                      check_store)
@@ -61,10 +61,7 @@ class CollectionsAPI:
         self.count_page = count_page
 
     def _collections(self, request: Request) -> ProjectCollections:
-        project = self.state.project(request.match["project"])
-        if project is None:
-            raise storage_error(403)
-        return project.collections
+        return project_of(self.state, request).collections
 
     def _store(self, request: Request) -> tuple[ProjectCollections, str, str]:
         collections = self._collections(request)

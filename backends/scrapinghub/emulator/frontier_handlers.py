@@ -16,7 +16,7 @@ from __future__ import annotations
 from hubfs.emulation import JSON_CT, Request, Response, empty_response, json_response, jsonlines_response
 
 from .frontier import InvalidRequest, ProjectFrontiers
-from .handlers import body_lines, storage_error
+from .handlers import body_lines, project_of, storage_error
 
 _JSON_UTF8 = JSON_CT + "; charset=UTF-8"
 
@@ -28,10 +28,7 @@ class FrontierAPI:
         self.state = state
 
     def _frontiers(self, request: Request) -> ProjectFrontiers:
-        project = self.state.project(request.match["project"])
-        if project is None:
-            raise storage_error(403)
-        return project.frontiers
+        return project_of(self.state, request).frontiers
 
     def list_frontiers(self, request: Request) -> Response:
         return json_response(self._frontiers(request).names(), content_type=_JSON_UTF8)

@@ -45,6 +45,15 @@ def body_lines(request: Request, error=storage_error) -> list:
         raise error(400, f"Error parsing data, {exc}") from None
 
 
+def project_of(state, request: Request, error=storage_error):
+    """The project named in the URL; 403 when absent (the service cannot tell "no such
+    project" from "not yours")."""
+    project = state.project(request.match["project"])
+    if project is None:
+        raise error(403)
+    return project
+
+
 def wants_msgpack(request: Request) -> bool:
     return MSGPACK_ACCEPT in (request.header("Accept") or "")
 
@@ -76,10 +85,7 @@ class StorageAPI:
     # ------------------------------------------------------------------ helpers
 
     def _project(self, request: Request, error=storage_error):
-        project = self.state.project(request.match["project"])
-        if project is None:
-            raise error(403)
-        return project
+        return project_of(self.state, request, error)
 
     def _job(self, request: Request, error=storage_error) -> Optional[Job]:
         self._project(request, error)
