@@ -25,10 +25,14 @@ def _expiry(_key, value, now):
 
 
 class ListingCache:
-    """Per-directory cache: the full listing (when one finished) and single children."""
+    """Per-directory cache: the full listing (when one finished) and single children.
+
+    A listing is kept as an ordered name -> node dict, so that a local change (a `cp -r`
+    adding 10,000 files to a directory) updates it in constant time per file.
+    """
 
     def __init__(self, clock=time.monotonic):
-        self._listings = TLRUCache(MAX_LISTINGS, ttu=_expiry, timer=clock)  # dir -> (ttl, [nodes])
+        self._listings = TLRUCache(MAX_LISTINGS, ttu=_expiry, timer=clock)  # dir -> (ttl, {name: node})
         self._children = TLRUCache(MAX_CHILDREN, ttu=_expiry, timer=clock)  # (dir, name) -> (ttl, node)
 
     @staticmethod
@@ -36,13 +40,18 @@ class ListingCache:
         return IMMUTABLE_TTL if dir_node.immutable else LISTING_TTL
 
     def listing(self, key):
-        """The cached listing of directory *key*, or None when absent or expired."""
+        """The cached listing of directory *key* as a list, or None when absent or expired."""
         hit = self._listings.get(key)
-        return None if hit is None else hit[1]
+        return None if hit is None else list(hit[1].values())
+
+    def is_listed(self, key):
+        """True while a complete listing of directory *key* is cached: a name missing
+        from it does not exist."""
+        return key in self._listings
 
     def store_listing(self, key, dir_node, nodes):
         ttl = self.ttl_for(dir_node)
-        self._listings[key] = (ttl, nodes)
+        self._listings[key] = (ttl, {node.name: node for node in nodes})
         for node in nodes:
             self._children[(key, node.name)] = (ttl, node)
 
@@ -59,14 +68,14 @@ class ListingCache:
         self.store_child(key, dir_node, node)
         hit = self._listings.get(key)
         if hit is not None:
-            self._listings[key] = (hit[0], [n for n in hit[1] if n.name != node.name] + [node])
+            hit[1][node.name] = node
 
     def remove(self, key, name):
         """A local change removed *name* from directory *key*."""
         self._children.pop((key, name), None)
         hit = self._listings.get(key)
         if hit is not None:
-            self._listings[key] = (hit[0], [n for n in hit[1] if n.name != name])
+            hit[1].pop(name, None)
 
     def forget_dir(self, key):
         """Drop the listing of directory *key* (the kernel forgot its inode); its

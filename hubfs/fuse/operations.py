@@ -152,7 +152,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         node = self.local.get((parent.number, name)) or self.listings.child(parent.number, name)
         if node is not None:
             return node
-        if self.listings.listing(parent.number) is not None:
+        if self.listings.is_listed(parent.number):
             # A fresh complete listing without that name answers without a request.
             raise errors.NotFound(f"no {name!r} in listing")
         node = await self._call(parent.node.child, name)
