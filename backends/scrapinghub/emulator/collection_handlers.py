@@ -13,27 +13,17 @@ Error bodies are the service's plain-text ones (400 parse errors, 413 too large)
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from hubfs.emulation import (JSON_CT, Request, Response, empty_response, json_response, jsonlines_response,
                              msgpack_response)
 
-from .handlers import body_lines, project_of, storage_error, wants_msgpack
+from .handlers import body_lines, project_of, query_int, storage_error, wants_msgpack
 from .records import FilterError, parse_filters
 from .stores import (COUNT_PAGE, InvalidName, InvalidRecord, ProjectCollections, ScanQuery, ValueTooLarge,
                      check_store)
 
 _TRUE = ("1", "true", "yes")
-
-
-def _int(request: Request, name: str) -> Optional[int]:
-    raw = request.query.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise storage_error(400, f"Invalid value for {name}: {raw!r}") from None
 
 
 def scan_query(request: Request) -> ScanQuery:
@@ -43,13 +33,13 @@ def scan_query(request: Request) -> ScanQuery:
         filters = parse_filters(q.getlist("filter"))
     except FilterError as exc:
         raise storage_error(400, str(exc)) from None
-    count = _int(request, "count")
-    prefixcount = _int(request, "prefixcount")
+    count = query_int(request, "count")
+    prefixcount = query_int(request, "prefixcount")
     return ScanQuery(keys=q.getlist("key") or None, prefixes=q.getlist("prefix"),
                      prefixcount=max(0, prefixcount) if prefixcount is not None else None,
                      start=q.get("start") or None, startafter=q.get("startafter") or None,
                      count=max(0, count) if count is not None else None,
-                     startts=_int(request, "startts"), endts=_int(request, "endts"),
+                     startts=query_int(request, "startts"), endts=query_int(request, "endts"),
                      filters=filters)
 
 

@@ -65,7 +65,8 @@ def jobq_error(status: int, message: Optional[str] = None) -> HTTPError:
     return HTTPError(json_response({"error": reason, "message": message or reason}, status))
 
 
-def _int(request: Request, name: str, default: Optional[int] = None, error=storage_error) -> Optional[int]:
+def query_int(request: Request, name: str, default: Optional[int] = None, error=storage_error) -> Optional[int]:
+    """Query parameter *name* as an int (*default* when absent); a bad value is a 400."""
     raw = request.query.get(name)
     if raw in (None, ""):
         return default
@@ -150,14 +151,14 @@ class StorageAPI:
             raise jobq_error(400, f"Invalid state: {bad[0]}")
         return dict(spider=q.get("spider"), states=states, has_tags=q.getlist("has_tag"),
                     lacks_tags=q.getlist("lacks_tag"),
-                    startts=_int(request, "startts", error=jobq_error),
-                    endts=_int(request, "endts", error=jobq_error), stop=q.get("stop"))
+                    startts=query_int(request, "startts", error=jobq_error),
+                    endts=query_int(request, "endts", error=jobq_error), stop=q.get("stop"))
 
     def jobq_list(self, request: Request) -> Response:
         project = self._project(request, jobq_error)
         jobs = self.state.list_jobs(project.id, **self._list_args(request))
-        start = max(0, _int(request, "start", 0, jobq_error))
-        count = _int(request, "count", LIST_LIMIT, jobq_error)
+        start = max(0, query_int(request, "start", 0, jobq_error))
+        count = query_int(request, "count", LIST_LIMIT, jobq_error)
         page = jobs[start:start + max(0, min(count, LIST_LIMIT))]
         jobmeta = request.query.getlist("jobmeta") or None
         now = self.state.clock()
@@ -174,8 +175,8 @@ class StorageAPI:
         if queue is not None and queue not in QUEUE_STATES:
             raise jobq_error(404)
         args = dict(spider_id=int(spider) if spider else None,
-                    count=_int(request, "count", None, jobq_error),
-                    start=max(0, _int(request, "start", 0, jobq_error)),
+                    count=query_int(request, "count", None, jobq_error),
+                    start=max(0, query_int(request, "start", 0, jobq_error)),
                     jobmeta=request.query.getlist("jobmeta") or None)
         queues = [queue] if queue else list(QUEUE_STATES)
         return jsonlines_response([self.state.queue_summary(project.id, name, **args) for name in queues])
@@ -262,7 +263,7 @@ class StorageAPI:
             after = serving.parse_key(q["startafter"]) if q.get("startafter") else None
         except ValueError:
             raise storage_error(400, "Invalid start key") from None
-        count = _int(request, "count")
+        count = query_int(request, "count")
         now = self.state.clock()
         out = []
         for job in jobs:
@@ -351,7 +352,7 @@ class StorageAPI:
         if job is None:
             raise storage_error(404)
         resource = request.match["resource"]
-        start = _int(request, "start")
+        start = query_int(request, "start")
         records = body_lines(request)
         try:
             self.state.write_records(job, resource, start, records)
