@@ -123,6 +123,7 @@ def cmd_umount(args):
 
 def cmd_status(args):
     from hubfs import daemon
+    from hubfs.cache.spool import entry_path
 
     cache_dirs = {}
     mounts = daemon.live_mounts()
@@ -139,7 +140,7 @@ def cmd_status(args):
         for entry in daemon.pending_entries(cache_dir):
             pending += 1
             reason = f": {entry['last_error']}" if entry.get("last_error") else ""
-            print(f"pending /{entry['remote']}/{'/'.join(entry['path'])} ({entry['size']} bytes, "
+            print(f"pending {entry_path(entry)} ({entry['size']} bytes, "
                   f"{entry['attempts']} failed attempt(s){reason}) in {cache_dir}")
     if pending == 0:
         print("nothing pending: every written file was sent")

@@ -230,8 +230,10 @@ def pending_entries(cache_dir):
 
 def pending_paths(state):
     """Paths of the journal entries a mount's daemon still has to send."""
-    return ["/" + "/".join([e["remote"], *e["path"]])
-            for e in pending_entries(state.get("cache_dir")) if e["remote"] in state.get("remotes", [])]
+    from hubfs.cache.spool import entry_path
+
+    return [entry_path(e) for e in pending_entries(state.get("cache_dir"))
+            if e["remote"] in state.get("remotes", [])]
 
 
 def _alive(pid):

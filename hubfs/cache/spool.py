@@ -157,6 +157,16 @@ class Spool:
             _fsync_dir(self.dir)
 
 
+def shown_path(remote, names):
+    """How a journal entry's place is shown to users: the path under the mountpoint
+    when every remote is mounted (`/remote/a/b`)."""
+    return "/" + "/".join([remote, *names])
+
+
+def entry_path(entry):
+    return shown_path(entry["remote"], entry["path"])
+
+
 def _fsync_dir(path):
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -14,6 +14,7 @@ import time
 import pyfuse3
 import trio
 
+from hubfs.cache.spool import entry_path
 from hubfs.fuse.operations import HubfsOperations
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ async def _drain(operations, remotes, seconds):
     if not pending:
         return
     log.info("sending %d pending file(s) before exiting: %s", len(pending),
-             ", ".join("/" + "/".join([e["remote"], *e["path"]]) for e in pending))
+             ", ".join(entry_path(e) for e in pending))
     left = await operations.writer.resend(remotes, deadline=time.monotonic() + seconds)
     if left:
         log.warning("%d file(s) still pending; the next mount with this cache directory "

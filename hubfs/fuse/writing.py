@@ -22,6 +22,7 @@ import time
 import trio
 
 from hubfs import errors
+from hubfs.cache.spool import entry_path, shown_path
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ class Writer:
             self.spool.update(spool_id, attempts=entry.get("attempts", 0) + 1, last_error=str(exc))
             raise
         self.spool.done(spool_id)
-        log.debug("sent /%s/%s", remote, "/".join(names))
+        log.debug("sent %s", shown_path(remote, names))
 
     async def release(self, handle):
         """Last close of a descriptor. A send that failed stays pending for the resend
@@ -243,7 +244,7 @@ class Writer:
             if deadline is not None and time.monotonic() > deadline:
                 remaining += 1
                 continue
-            where = f"/{entry['remote']}/{'/'.join(entry['path'])}"
+            where = entry_path(entry)
             try:
                 node = await trio.to_thread.run_sync(self._resolve, entry["remote"], entry["path"],
                                                      limiter=self.limiter)
@@ -258,5 +259,5 @@ class Writer:
 
     def _where(self, inode):
         remote, names = self._locate(inode)
-        return f"/{remote}/{'/'.join(names)}"
+        return shown_path(remote, names)
 
