@@ -34,14 +34,18 @@ class InodeTable:
         """Return the `Inode` for *number* or None (stale numbers happen after forget)."""
         return self._by_number.get(number)
 
-    def path_of(self, number):
-        """A '/'-joined path for log lines; cheap enough for error paths only."""
+    def names_of(self, number):
+        """The names from the root down to inode *number*."""
         parts = []
         inode = self._by_number.get(number)
         while inode is not None and inode.number != pyfuse3.ROOT_INODE:
             parts.append(inode.name)
             inode = self._by_number.get(inode.parent)
-        return "/" + "/".join(reversed(parts))
+        return parts[::-1]
+
+    def path_of(self, number):
+        """A '/'-joined path for log lines."""
+        return "/" + "/".join(self.names_of(number))
 
     def bind(self, parent, name, node):
         """Return the inode for *name* under *parent*, created or refreshed with *node*.

@@ -70,10 +70,10 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
 
     def locate(self, number):
         """`(remote, [names])` of inode *number*, as the journal records it."""
-        return self._place([n for n in self.inodes.path_of(number).split("/") if n])
+        return self._place(self.inodes.names_of(number))
 
     def locate_names(self, parent, name):
-        return self._place([n for n in self.inodes.path_of(parent).split("/") if n] + [name])
+        return self._place(self.inodes.names_of(parent) + [name])
 
     def resolve(self, remote, names):
         """The node at *names* under *remote* (blocking). Names the service does not know
@@ -189,6 +189,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
                 if dropped is not None:
                     self.content.forget(number)
                     self.listings.forget_dir(number)
+                    self.mtimes.pop(number, None)
         except Exception:
             log.exception("forget: unexpected error")
 
