@@ -11,6 +11,7 @@ and `rsync -a`) succeed; a time set that way is shown by `stat` for the life of 
 
 import errno
 import os
+import shutil
 
 import pyfuse3
 
@@ -33,8 +34,7 @@ class ChangeOperations:
             with open(target, "wb") as out:
                 if content.path is not None:
                     with open(content.path, "rb") as src:
-                        while block := src.read(1 << 20):
-                            out.write(block)
+                        shutil.copyfileobj(src, out, 1 << 20)
                 else:
                     offset = 0
                     while offset < content.size:
