@@ -62,6 +62,9 @@ def build_parser():
     umount = add("umount", cmd_umount, "unmount MOUNTPOINT and wait for its daemon to finish")
     umount.add_argument("mountpoint")
     umount.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
+    umount.add_argument("--lazy", "-z", action="store_true",
+                        help="detach now even if files are open there; the mount ends when "
+                             "they are closed")
 
     status = add("status", cmd_status, "show live mounts and files not yet sent")
     status.add_argument("--config", default=None,
@@ -120,7 +123,7 @@ def cmd_mount(args):
 def cmd_umount(args):
     from hubfs import daemon
 
-    return daemon.umount(args.mountpoint, timeout=args.timeout)
+    return daemon.umount(args.mountpoint, timeout=args.timeout, lazy=args.lazy)
 
 
 def cmd_status(args):

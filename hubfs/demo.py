@@ -16,7 +16,7 @@ import urllib.request
 
 import backends
 from hubfs import errors
-from hubfs.daemon import runtime_dir
+from hubfs.runtime import read_private, runtime_dir, write_private
 from hubfs.emulation import load_spec
 
 DEFAULT_MOUNTPOINT = "/tmp/hubfs-demo"
@@ -79,12 +79,10 @@ def start(mountpoint=None):
             with open(table_file) as fh:
                 tables.append(fh.read())
         config_path = os.path.join(workdir, "hubfs.toml")
-        fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f'[hubfs]\ncache_dir = "{os.path.join(workdir, "cache")}"\n\n' + "\n".join(tables))
+        write_private(config_path, f'[hubfs]\ncache_dir = {json.dumps(os.path.join(workdir, "cache"))}\n\n'
+                      + "\n".join(tables))
         state["config"] = config_path
-        with open(state_file(), "w") as fh:
-            json.dump(state, fh)
+        write_private(state_file(), json.dumps(state))
         subprocess.run([sys.executable, "-m", "hubfs", "mount", "--config", config_path, mountpoint],
                        check=True)
     except BaseException:
@@ -138,11 +136,19 @@ def first_file(root, name):
     return os.path.join(root, "...", name)
 
 
+def _is_our_emulator(pid):
+    try:
+        with open(f"/proc/{int(pid)}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+        return os.stat(f"/proc/{int(pid)}").st_uid == os.getuid() and b"emulate" in argv
+    except (OSError, TypeError, ValueError):
+        return False
+
+
 def stop(quiet=False):
     try:
-        with open(state_file()) as fh:
-            state = json.load(fh)
-    except (OSError, ValueError):
+        state = json.loads(read_private(state_file()) or "")
+    except ValueError:
         if not quiet:
             print("hubfs: no demo is running")
         return 0
@@ -151,6 +157,8 @@ def stop(quiet=False):
     if is_mounted(state["mountpoint"]):
         subprocess.run([sys.executable, "-m", "hubfs", "umount", state["mountpoint"]], check=False)
     for emulator in state.get("emulators", []):
+        if not _is_our_emulator(emulator.get("pid")):
+            continue  # gone, or the pid now belongs to some other process: leave it alone
         try:
             os.kill(emulator["pid"], signal.SIGTERM)
         except ProcessLookupError:
