@@ -230,6 +230,15 @@ def pending_entries(cache_dir):
     return Spool(cache_dir).pending()
 
 
+def broken_entries(cache_dir):
+    """Journal entries set aside as unsendable in *cache_dir* (see `hubfs.cache.spool`)."""
+    from hubfs.cache.spool import Spool
+
+    if not cache_dir or not os.path.isdir(os.path.join(cache_dir, "spool")):
+        return []
+    return Spool(cache_dir).broken()
+
+
 def pending_paths(state):
     """Paths of the journal entries a mount's daemon still has to send."""
     from hubfs.cache.spool import entry_path
