@@ -73,6 +73,10 @@ class SizedReader:
             parts.append(data[max(0, offset - start):offset + length - start])
         if last > first or (offset + length) % BLOCK_SIZE == 0:
             self.window = min(MAX_WINDOW, self.window * 2)
+            # A sequential reader is done with the blocks behind it (the kernel's page
+            # cache has their pages): they give their room back to read-ahead.
+            for behind in range(max(0, first - 2), last if (offset + length) % BLOCK_SIZE else last + 1):
+                self.blocks.discard(self._block_key(behind))
         return b"".join(parts)
 
     def _read_ahead(self, last):

@@ -20,7 +20,8 @@ from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
 from hubfs.daemon import read_state
 from hubfs.emulation import start_in_thread
 from hubfs.fuse.mount import is_mounted
-from tests.support import Mount, hubfs, requires_fuse, scrapinghub_remote, wait_until, write_config
+from tests.support import (Mount, hubfs, pending_in, requires_fuse, scrapinghub_remote, wait_until,
+                           write_config)
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -139,7 +140,7 @@ def test_failed_send_is_eio_kept_and_sent_after_remount(emulator, client, config
         subprocess.run(["fusermount3", "-uz", first.path], capture_output=True)
     with Mount(tmp_path, config):
         assert wait_until(lambda: _get(client, "prices", "kept") == {"kept": True}, timeout=15)
-    assert "nothing pending" in hubfs("status", "--config", config).stdout
+    assert pending_in(tmp_path / "cache", config) == []
 
 
 def _get(client, store, key):
@@ -314,7 +315,7 @@ def test_umount_waits_for_pending_sends_and_says_which(emulator, client, config,
         result = hubfs("umount", live.path)
         assert "sending 1 pending file(s): /zyte/101/collections/prices/late" in result.stderr
     assert _get(client, "prices", "late") == {"late": 1}
-    assert "nothing pending" in hubfs("status", "--config", config).stdout
+    assert pending_in(tmp_path / "cache", config) == []
 
 
 @pytest.mark.parametrize("shell", ["bash", "dash"])
