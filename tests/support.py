@@ -133,3 +133,15 @@ def pending_in(cache_dir, config=None):
     args = ["status"] + (["--config", config] if config else [])
     return [line for line in hubfs(*args).stdout.splitlines()
             if line.startswith("pending") and line.endswith(" in " + str(cache_dir))]
+
+
+@contextlib.contextmanager
+def no_faults(handle):
+    """*handle*'s emulator with no fault rules and an empty request log, and no fault
+    rule left behind afterwards."""
+    handle.server.faults.clear()
+    handle.server.requests.clear()
+    try:
+        yield handle
+    finally:
+        handle.server.faults.clear()
