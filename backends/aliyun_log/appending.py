@@ -15,11 +15,11 @@ must be non-empty, a value at most 1 MiB. Batches hold at most `MAX_LOGS` logs a
 
 from __future__ import annotations
 
-import json
 import os
 
 import lz4.block
 
+from hubfs import jsonlines
 from hubfs.errors import InvalidContent
 
 from .wire import text as pb
@@ -31,17 +31,15 @@ MAX_VALUE = 1024 * 1024
 MAX_LINE = 8 * 1024 * 1024
 _RESERVED = ("__time__", "__time_ns_part__", "__topic__", "__source__")
 
-_loads = json.JSONDecoder().decode
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def _value(value):
     if isinstance(value, str):
         return value
     try:
-        return _compact(value)
-    except ValueError:
-        raise ValueError("a number is out of range (JSON has no infinity)") from None
+        return jsonlines.encode(value).decode("utf-8")
+    except InvalidContent as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _time(value, name, low, high):
@@ -57,28 +55,11 @@ def parse(path):
     time_ns, contents)`; `InvalidContent` naming the first bad line, nothing parsed."""
     default_time = int(os.stat(path).st_mtime)
     logs = []
-    with open(path, "rb") as spool:
-        for number, raw in enumerate(spool, 1):
-            if len(raw) > MAX_LINE:
-                raise InvalidContent(f"line {number}: longer than {MAX_LINE} bytes")
-            if not raw.strip():
-                continue
-            try:
-                obj = _loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise InvalidContent(f"line {number}: not UTF-8 text (byte {exc.start})") from None
-            except ValueError as exc:
-                raise InvalidContent(f"line {number}: not JSON ({exc})") from None
-            except RecursionError:
-                raise InvalidContent(f"line {number}: nested too deeply") from None
-            if not isinstance(obj, dict):
-                raise InvalidContent(f"line {number}: not a JSON object (each line is one log)")
-            try:
-                logs.append(_log(obj, default_time))
-            except ValueError as exc:
-                raise InvalidContent(f"line {number}: {exc}") from None
-            except RecursionError:
-                raise InvalidContent(f"line {number}: nested too deeply") from None
+    for number, obj in jsonlines.iter_objects(path, MAX_LINE):
+        try:
+            logs.append(_log(obj, default_time))
+        except ValueError as exc:
+            raise InvalidContent(f"line {number}: {exc}") from None
     return logs
 
 

@@ -8,9 +8,11 @@ signed (`signing.py`) and sent through `hubfs.http.HttpClient`, which retries 5x
 cut bodies of reads. Errors arrive as `{"errorCode", "errorMessage"}` and become neutral
 errors carrying the code: 404 `NotFound`, 401/403 `AccessDenied`, 400 `InvalidContent`
 or `ServiceError`. Quota refusals (403 `ExceedQPSLimit`, `ReadQuotaExceed`,
-`WriteQuotaExceed`, ...) are not about permissions: they are retried here with the
-shared backoff and end as `Transient` (EIO) when they persist. (The core's `classify`
-hook will take this over when it lands.) This module knows nothing of FUSE or the tree.
+`WriteQuotaExceed`, ...) are not about permissions: `classify` makes them a retry
+class of the shared loop, so they back off and end as `Transient` (EIO) when they
+persist. That loop repeats only idempotent requests; a refused PutLogs stored nothing,
+so its quota refusals are repeated here, with the same backoff. This module knows
+nothing of FUSE or the tree.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from urllib.parse import urlsplit
 
 import hubfs
 from hubfs import errors
-from hubfs.http import DEFAULT_POLICY, HttpClient
+from hubfs.http import DEFAULT_POLICY, HttpClient, Outcome
 
 from .signing import sign
 
@@ -72,7 +74,7 @@ class Client:
         self._secret = secret
         self.policy = policy
         self.http = HttpClient(name, headers={"User-Agent": f"hubfs/{hubfs.__version__}"},
-                               policy=policy, pool_size=pool_size)
+                               policy=policy, pool_size=pool_size, classify=classify)
 
     def close(self):
         self.http.close()
@@ -101,6 +103,7 @@ class Client:
                 return response
             code, message = _envelope(response)
             if response.status_code == 403 and code in QUOTA_CODES:
+                # Only a PutLogs gets here (the shared loop retried a read's refusals).
                 if attempt < self.policy.attempts:
                     log.debug("%s: %s, retrying", where, code)
                     self.policy.sleep_before(attempt)
@@ -199,6 +202,16 @@ class Client:
         else:
             self.request("POST", project, f"/logstores/{logstore}/shards/route",
                          {"key": hash_key}, compressed, headers)
+
+
+def classify(response):
+    """The retry class of an answer: quota refusals are transient, not "forbidden".
+    (A PutLogs' refusal is handed back as an answer instead: `Client.request` repeats it.)"""
+    if response.status_code == 403 and response.request.method in ("GET", "HEAD"):
+        code, message = _envelope(response)
+        if code in QUOTA_CODES:
+            return Outcome.retry(f"HTTP 403 {code}" + (f": {message}" if message else ""))
+    return None
 
 
 def _envelope(response):

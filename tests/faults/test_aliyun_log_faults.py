@@ -167,3 +167,28 @@ def test_put_logs_failure_is_eio_kept_and_sent_once_after_remount(emulator, conf
     sent = [line for line in sdk_hour(sdk, "iot-fleet", "archive", now - HOUR, now + 60).splitlines()
             if b'"kept ' in line]
     assert len(sent) == 10  # each line once
+
+
+def test_resend_after_a_crash_sends_only_the_batches_not_acknowledged(emulator, config, tmp_path):
+    logstore = emulator.server.state.projects["web-shop"].logstores["app-events"]
+    marker = f"resume-{time.time_ns()}"
+    # 10,000 lines are three PutLogs batches (at most 4,096 logs each); the first is
+    # acknowledged, the second refused for good in this mount.
+    lines = b"".join(b'{"msg": "%s", "n": %d}\n' % (marker.encode(), i) for i in range(10_000))
+    emulator.server.faults.add(method="POST", path=r"^/logstores/app-events/shards/lb$",
+                               status=503, skip=1, times=-1)
+    before = sum(s.count() for s in logstore.shards)
+    with Mount(tmp_path, config) as first:
+        assert _write(at(first, "web-shop", "app-events", "append.jl"), lines) == errno.EIO
+        assert sum(s.count() for s in logstore.shards) == before + 1
+        _kill_daemon(first)
+    emulator.server.faults.clear()
+    with Mount(tmp_path, config):
+        assert wait_until(lambda: sum(s.count() for s in logstore.shards) == before + 3, timeout=30)
+    sdk = sdk_client(emulator.url)
+    now = int(time.time())
+    sent = [line for line in sdk_hour(sdk, "web-shop", "app-events", now - HOUR, now + 60).splitlines()
+            if marker.encode() in line]
+    assert len(sent) == 10_000  # every line once: batch 1 was not sent again
+    numbers = sorted(int(line.rsplit(b'"n":"', 1)[1].split(b'"')[0]) for line in sent)
+    assert numbers == list(range(10_000))

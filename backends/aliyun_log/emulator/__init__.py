@@ -2,7 +2,8 @@
 
 `create_server()` returns a `hubfs.emulation.EmulatorServer` seeded with the `demo` or
 `bench` data set (`seed`), whose `.state` is the `LogState` tests can read; run it with
-`hubfs.emulation.start_in_thread()` or `main()` (what `hubfs emulate aliyun-log` calls).
+`hubfs.emulation.start_in_thread()`, or through `SPEC` (`hubfs emulate aliyun-log`,
+`hubfs demo`).
 It speaks the real wire protocol: projects chosen by the Host header, V1 signatures
 checked, protobuf + lz4 bodies, cursors and PullLogs' end-of-data rules. The official
 `aliyun-log-python-sdk` works against it unchanged with
@@ -20,7 +21,7 @@ import logging
 import sys
 from typing import Callable, Optional
 
-from hubfs.emulation import EmulatorServer, serve_forever
+from hubfs.emulation import EmulatorServer, EmulatorSpec, serve_forever
 
 from .handlers import LogAPI, error_body
 from .routes import build_router, make_auth, not_found
@@ -30,13 +31,12 @@ from .state import LogState
 # Published, deliberately public demo credentials: they guard nothing but this emulator.
 DEMO_ACCESS_KEY_ID = "LTAI5tDemoHubfsEmulator"
 DEMO_ACCESS_KEY_SECRET = "hubfsDemoSecretNotARealAliyunKey0"
-DEMO_APIKEY = DEMO_ACCESS_KEY_ID  # what `hubfs demo` passes to remote_toml()
 # Names the emulator answers to as its bare endpoint (no project in front).
 HOSTS = ("127.0.0.1", "localhost", "::1")
 
 __all__ = ["DEMO_ACCESS_KEY_ID", "DEMO_ACCESS_KEY_SECRET", "BENCH_PROJECT", "BENCH_LOGSTORE",
            "BENCH_INGEST", "BENCH_LOGS", "bench_hour", "create_server", "remote_options",
-           "remote_toml", "quota_fault", "main", "LogState"]
+           "remote_toml", "quota_fault", "main", "LogState", "SPEC"]
 
 
 def create_server(data: str = "demo", port: int = 0, *, host: str = "127.0.0.1",
@@ -66,6 +66,16 @@ def remote_options(server: EmulatorServer) -> dict:
     """The hubfs remote options that mount *server* with the demo credentials."""
     return {"type": "aliyun-log", "endpoint": server.url.rstrip("/"),
             "access_key_id": DEMO_ACCESS_KEY_ID, "access_key_secret": DEMO_ACCESS_KEY_SECRET}
+
+
+SPEC = EmulatorSpec(
+    type="aliyun-log",
+    create_server=lambda data="demo", port=0: create_server(data, port),
+    remote_options=remote_options,
+    datasets=tuple(sorted(SEEDS)),
+    demo_paths=("web-shop/nginx-access",),
+    summary="Alibaba Cloud Log Service (SLS API 0.6): projects by Host, signed requests, lz4 protobuf pulls",
+)
 
 
 def remote_toml(name: str, url: str, apikey: str = DEMO_ACCESS_KEY_ID) -> str:
