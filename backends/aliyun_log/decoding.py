@@ -7,8 +7,10 @@ compressed (the smallest form to copy), to a small pool of worker processes and 
 the rendered bytes back; pulls of the next bodies go on meanwhile. The pool is made
 with the `spawn` start method (the daemon has threads; forking it is unsafe), started
 once and kept; a worker that dies breaks only the renders in flight, which fail with
-EIO, and the next submit starts a new pool. With `workers=0` everything renders in the
-calling thread (tests, one-core machines).
+EIO, and the next submit starts a new pool. Workers watch their parent and exit when it
+is gone, so a daemon killed with SIGKILL leaves no process behind (a spawned worker
+holds both ends of its task pipe and would otherwise wait forever). With `workers=0`
+everything renders in the calling thread (tests, one-core machines).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 
 from hubfs.errors import ServiceError
@@ -33,6 +36,17 @@ INLINE_BYTES = 32 * 1024
 
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit as soon as the process that started us is gone."""
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class Decoder:
@@ -53,7 +67,8 @@ class Decoder:
         with self._lock:
             if self._pool is None:
                 self._pool = concurrent.futures.ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn"))
+                    self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_watch_parent, initargs=(os.getpid(),))
             return self._pool
 
     def submit(self, body: bytes, compress_type: str, raw_size: int, groups: int):
@@ -73,14 +88,14 @@ class Decoder:
             return _Checked(self._get_pool().submit(render.render_body, body, compress_type,
                                                     raw_size, groups), self)
 
-    def _reset(self) -> None:
+    def _reset(self, wait=False) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
 
     def close(self) -> None:
-        self._reset()
+        self._reset(wait=True)
 
 
 class _Checked:

@@ -132,9 +132,23 @@ def test_wrong_secret_refuses_the_mount_with_a_clear_message(emulator, tmp_path)
     assert "wrong-secret-123" not in message and "wrong-secret-123" not in mount.log()
 
 
+def _children(pid):
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as fh:
+            found += [int(child) for child in fh.read().split()]
+    return found
+
+
 def _kill_daemon(live):
-    os.kill(read_state(live.path)["pid"], signal.SIGKILL)  # no chance to resend here
+    pid = read_state(live.path)["pid"]
+    workers = _children(pid)  # the decoding worker processes
+    os.kill(pid, signal.SIGKILL)  # no chance to resend here
     subprocess.run(["fusermount3", "-uz", live.path], capture_output=True)
+    # A killed daemon leaves no worker behind.
+    assert wait_until(lambda: not any(os.path.exists(f"/proc/{w}/cmdline")
+                                      and open(f"/proc/{w}/cmdline", "rb").read()
+                                      for w in workers), timeout=10)
 
 
 def _write(path, data):
