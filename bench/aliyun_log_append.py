@@ -1,6 +1,6 @@
 """Benchmark: appending 100,000 logs through `append.jl` vs the official SDK's put_logs loop.
 
-The same 100,000 JSON lines (about 120 bytes each: a level, a message, a user, a
+The same 100,000 JSON lines (about 80 bytes each: a level, a message, a user, a
 number) go to the emulator's empty `bench/ingest` logstore two ways, in alternating
 order per round: hubfs, `cat lines.jl >> <mount>/sls/bench/ingest/append.jl` (the time
 includes the close, which returns once the service acknowledged every batch); the SDK,
