@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from aliyun_log_common import REPO, hubfs, sdk_client, start_emulator, write_config
+from aliyun_log_common import REPO, hubfs, report, sdk_client, start_emulator, summary, write_config
 
 from backends.aliyun_log.emulator import BENCH_INGEST, BENCH_PROJECT
 
@@ -112,14 +112,9 @@ def main():
             print(f"round {number + 1}: SDK {entry['sdk']:.2f}s, hubfs {entry['hubfs']:.2f}s", flush=True)
         sdk = [r["sdk"] for r in rounds]
         ours = [r["hubfs"] for r in rounds]
-        result = {"lines": LINES, "batch": BATCH, "rounds": rounds,
-                  "sdk": {"min": min(sdk), "median": statistics.median(sdk), "max": max(sdk)},
-                  "hubfs": {"min": min(ours), "median": statistics.median(ours), "max": max(ours)},
-                  "ratio_median": statistics.median(sdk) / statistics.median(ours)}
-        print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=2))
-        if args.json:
-            with open(args.json, "w") as fh:
-                json.dump(result, fh, indent=2)
+        result = {"lines": LINES, "batch": BATCH, "rounds": rounds, "sdk": summary(sdk),
+                  "hubfs": summary(ours), "ratio_median": statistics.median(sdk) / statistics.median(ours)}
+        report(result, args.json)
     finally:
         emulator.terminate()
         emulator.wait(10)

@@ -6,9 +6,10 @@ one-CPU affinity would serialize, and the emulator's work per pull (joining cach
 LogGroups and an lz4 compression) is small next to either client's decoding.
 """
 
+import hashlib
 import json
 import os
-import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -17,13 +18,29 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from common import free_port  # noqa: E402
+
 from backends.aliyun_log.emulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET  # noqa: E402
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def summary(values):
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def report(result, json_path):
+    """Print the figures without the per-round detail; write them all to *json_path*."""
+    print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=2))
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump(result, fh, indent=2)
 
 
 def start_emulator(data="bench"):

@@ -15,32 +15,22 @@ Usage: python bench/aliyun_log_hour.py [--rounds 3] [--json bench/results/aliyun
 """
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from aliyun_log_common import (REPO, descendants, hubfs, peak_rss_mib, start_emulator,
-                               write_config)
+from aliyun_log_common import (REPO, descendants, hubfs, peak_rss_mib, report, sha256,
+                               start_emulator, summary, write_config)
 
 from backends.aliyun_log.emulator import BENCH_LOGS, BENCH_LOGSTORE, BENCH_PROJECT, bench_hour
 from hubfs.daemon import read_state
 
 TIME_LIMIT = 1800  # seconds: the whole benchmark stops by itself after this
 BLOCK = 128 * 1024
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sdk_round(url, hour, workdir):
@@ -90,10 +80,6 @@ def hubfs_round(config, hour, workdir, cache):
     return figures
 
 
-def summary(values):
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -140,10 +126,7 @@ def main():
                                              for r in rounds),
             "sdk_peak_rss_mib": max(r["sdk"]["peak_rss_mib"] for r in rounds),
         }
-        print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=2))
-        if args.json:
-            with open(args.json, "w") as fh:
-                json.dump(result, fh, indent=2)
+        report(result, args.json)
     finally:
         emulator.terminate()
         emulator.wait(10)

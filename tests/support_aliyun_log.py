@@ -1,5 +1,5 @@
-"""Helpers the aliyun-log tests share: the official SDK pointed at an emulator, the
-expected bytes of an hour file as the SDK pulls them, and remote configs.
+"""Helpers the aliyun-log tests share: the emulator fixtures, the official SDK pointed at
+an emulator, the expected bytes of an hour file as the SDK pulls them, remote configs.
 
 Expected hour files are made from the official `aliyun-log-python-sdk`'s own pull of the
 same receive-time range (`pull_log`) and its own flattening (`get_flatten_logs_json`),
@@ -9,7 +9,27 @@ order; the SDK's one known flattening bug (`__time_ns_part__` as a 1-tuple) is u
 
 import json
 
-from backends.aliyun_log.emulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET
+import pytest
+
+from backends.aliyun_log.emulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, create_server
+from hubfs.emulation import start_in_thread
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """An SLS emulator with the demo data, shared by one test module (import this
+    fixture into the module)."""
+    with start_in_thread(create_server("demo")) as handle:
+        yield handle
+
+
+@pytest.fixture
+def emu(emulator):
+    """`emulator` with no fault rules and an empty request log."""
+    emulator.server.faults.clear()
+    emulator.server.requests.clear()
+    yield emulator
+    emulator.server.faults.clear()
 
 
 def sdk_client(url, key_id=DEMO_ACCESS_KEY_ID, secret=DEMO_ACCESS_KEY_SECRET):

@@ -13,30 +13,15 @@ from aliyun.log.pulllog_response import PullLogResponse
 
 from backends.aliyun_log import Remote, appending, render
 from backends.aliyun_log.decoding import Decoder
-from backends.aliyun_log.emulator import create_server, quota_fault
+from backends.aliyun_log.emulator import quota_fault
 from backends.aliyun_log.tree import SETTLE, parse_day
 from backends.aliyun_log.wire import text as pb
 from hubfs import errors
-from hubfs.emulation import start_in_thread
 from hubfs.http import RetryPolicy
-from tests.support_aliyun_log import line, remote, sdk_client, sdk_hour
+from tests.support_aliyun_log import emu, emulator, line, remote, sdk_client, sdk_hour  # noqa: F401 (fixtures)
 
 DAY, HOUR = 86400, 3600
 FAST = RetryPolicy(attempts=3, backoff=0.01, backoff_max=0.05, read_timeout=5, deadline=20)
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with start_in_thread(create_server("demo")) as handle:
-        yield handle
-
-
-@pytest.fixture
-def emu(emulator):
-    emulator.server.faults.clear()
-    emulator.server.requests.clear()
-    yield emulator
-    emulator.server.faults.clear()
 
 
 def make_remote(emu, clock=time.time, **options):

@@ -23,23 +23,9 @@ from backends.aliyun_log.emulator import (BENCH_LOGS, BENCH_LOGSTORE, BENCH_PROJ
                                           quota_fault)
 from backends.aliyun_log.emulator import pbwriter
 from backends.aliyun_log.emulator.signature import string_to_sign
-from hubfs.emulation import start_in_thread
-from tests.support_aliyun_log import sdk_client
+from tests.support_aliyun_log import emu, emulator, sdk_client  # noqa: F401 (fixtures)
 
 SHOP, NGINX, EVENTS = "web-shop", "nginx-access", "app-events"
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with start_in_thread(create_server("demo")) as handle:
-        yield handle
-
-
-@pytest.fixture
-def emu(emulator):
-    emulator.server.faults.clear()
-    yield emulator
-    emulator.server.faults.clear()
 
 
 @pytest.fixture

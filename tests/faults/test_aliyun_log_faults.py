@@ -175,7 +175,7 @@ def test_put_logs_failure_is_eio_kept_and_sent_once_after_remount(emulator, conf
     emulator.server.faults.clear()
     with Mount(tmp_path, config):
         assert wait_until(lambda: sum(s.count() for s in logstore.shards) == before + 1, timeout=30)
-    assert "nothing pending" in hubfs("status", "--config", config).stdout
+    assert "/sls/iot-fleet/archive/append.jl" not in hubfs("status", "--config", config).stdout
     sdk = sdk_client(emulator.url)
     now = int(time.time())
     sent = [line for line in sdk_hour(sdk, "iot-fleet", "archive", now - HOUR, now + 60).splitlines()
