@@ -22,6 +22,7 @@ from backends.aliyun_log.emulator import (BENCH_LOGS, BENCH_LOGSTORE, BENCH_PROJ
                                           DEMO_ACCESS_KEY_ID, bench_hour, create_server,
                                           quota_fault)
 from backends.aliyun_log.emulator import pbwriter
+from hubfs.emulation import start_in_thread
 from backends.aliyun_log.emulator.signature import string_to_sign
 from tests.support_aliyun_log import emu, emulator, sdk_client  # noqa: F401 (fixtures)
 
@@ -327,3 +328,23 @@ def test_bench_set_holds_a_million_logs_in_one_hour():
         assert shard.framed_group(0) is shard.framed_group(0)  # produced once, then kept
     finally:
         server.server_close()
+
+
+def test_emulator_spec_mounts_its_own_server():
+    from backends.aliyun_log import Remote
+    from hubfs.emulation import load_spec
+
+    spec = load_spec("aliyun-log")
+    assert spec.datasets == ("bench", "demo")
+    with start_in_thread(spec.create_server(data="demo", port=0)) as handle:
+        options = spec.remote_options(handle.server)
+        assert options["type"] == "aliyun-log"
+        remote = Remote("demo", {k: v for k, v in options.items() if k != "type"})
+        try:
+            remote.check()
+            node = remote.root()
+            for name in spec.demo_paths[0].split("/"):
+                node = node.child(name)
+            assert "logstore.json" in [child.name for child in node.children()]
+        finally:
+            remote.close()
