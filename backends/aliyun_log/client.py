@@ -17,11 +17,9 @@ nothing of FUSE or the tree.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
-import time
 from urllib.parse import urlsplit
 
 import hubfs
@@ -50,11 +48,6 @@ class Pull:
     def __init__(self, body, compress_type, raw_size, groups, next_cursor):
         self.body, self.compress_type, self.raw_size = body, compress_type, raw_size
         self.groups, self.next_cursor = groups, next_cursor
-
-
-def cursor_int(cursor):
-    """The integer a cursor stands for (base64 of its decimal form)."""
-    return int(base64.b64decode(cursor + "=" * (-len(cursor) % 4)))
 
 
 class Client:

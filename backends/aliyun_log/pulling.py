@@ -7,6 +7,9 @@ An all-shards hour pulls every shard in its own thread at the same time and hand
 rendered chunks back strictly in shard order. Each shard keeps at most `DEPTH` chunks
 ahead of the reader, which bounds the memory a render takes whatever the hour's size.
 A failure anywhere ends the whole stream with that error: never a silently short file.
+(`hubfs.parallel.ordered_map` runs independent calls; a shard is a chain of calls whose
+next cursor is only known from the previous answer, so each shard gets a thread of its
+own for as long as its pull lasts, rather than a slot of the shared pool.)
 """
 
 from __future__ import annotations

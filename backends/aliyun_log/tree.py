@@ -29,7 +29,7 @@ import re
 import time
 
 from hubfs.errors import NotFound
-from hubfs.tree import Dir, File, Kind, StaticDir
+from hubfs.tree import Dir, File, Kind
 
 from . import appending, render
 from .pulling import shard_chunks, ordered_shards
@@ -278,10 +278,7 @@ class HourFile(File):
 
     def render(self, after=None):
         if self.shard is not None:
-            last = after
-            for chunk, cursor in self._stream(self.shard, after)():
-                last = cursor
-                yield chunk, cursor
+            yield from self._stream(self.shard, after)()
             return
         state = dict(after or {})
         shards = self.store.shard_ids()
