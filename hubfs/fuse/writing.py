@@ -94,6 +94,9 @@ class Writer:
         self._resolve = resolve  # (remote, [names]) -> node (blocking; may create)
         self.handles = {}  # inode number -> set of open WriteHandles
         self._sending = set()  # spool ids being sent right now
+        # One send per name at a time: two closes of the same key reach the service in
+        # the order they complete here, so the last close wins there and in the mount.
+        self._name_locks = {}
         self._wakeup = trio.Event()
 
     # -- opening -----------------------------------------------------------------------
@@ -188,15 +191,22 @@ class Writer:
         """Send one spooled file (one worker-thread hop for journal, send and cleanup).
         A new failure (from a close, not from the resend loop itself) wakes the loop."""
         self._sending.add(spool_id)
+        place = (remote, tuple(names))
+        lock = self._name_locks.setdefault(place, [trio.Lock(), 0])
+        lock[1] += 1
         try:
-            await trio.to_thread.run_sync(self._send_blocking, spool_id, node, remote, names,
-                                          journal, keep_data, limiter=self._limiter_of(remote))
+            async with lock[0]:
+                await trio.to_thread.run_sync(self._send_blocking, spool_id, node, remote, names,
+                                              journal, keep_data, limiter=self._limiter_of(remote))
         except errors.HubfsError:
             if journal is not None:
                 self._wakeup.set()
             raise
         finally:
             self._sending.discard(spool_id)
+            lock[1] -= 1
+            if not lock[1]:
+                self._name_locks.pop(place, None)
 
     def _send_blocking(self, spool_id, node, remote, names, journal, keep_data):
         if journal is not None:
