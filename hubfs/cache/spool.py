@@ -15,6 +15,8 @@ with ENOSPC instead of accepting bytes that could not be kept.
 Thread-safe; blocking (callers run it from worker threads where it may wait on disk).
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import threading
@@ -118,6 +120,27 @@ class Spool:
             pass
         # No fsync: an entry that reappears after a power cut is sent again, harmlessly.
         self._remove(self.data_path(spool_id))
+
+    @contextlib.contextmanager
+    def claim(self, spool_id):
+        """Hold the right to send *spool_id*: yields True when this process has it, False
+        when another process (a mount and an fsspec user share a cache directory) is
+        sending it right now. An advisory `flock` on the data file: the kernel drops it
+        when the holder dies, so a crash never leaves an entry claimed."""
+        try:
+            fd = os.open(self.data_path(spool_id), os.O_RDONLY)
+        except FileNotFoundError:
+            yield False  # sent and removed meanwhile
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
 
     def entry(self, spool_id):
         try:
