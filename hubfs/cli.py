@@ -56,6 +56,8 @@ def build_parser():
     mount.add_argument("--read-only", action="store_true", help="refuse every write at open (EROFS)")
     mount.add_argument("--cache-dir", help="disk cache directory (default from config, ~/.cache/hubfs)")
     mount.add_argument("--remote", help="mount just this remote at the mountpoint")
+    mount.add_argument("--allow-other", action="store_true",
+                       help="let every local user into the mount (default: only you)")
     mount.add_argument("--log-file", help="daemon log file (default <cache-dir>/logs/<mount>.log)")
     mount.add_argument("-v", "--debug", action="store_true", help="log every request and operation")
 
@@ -112,7 +114,7 @@ def cmd_mount(args):
                                  f"(have: {', '.join(config.remotes)})")
     return daemon.mount(config, args.mountpoint, foreground=args.foreground,
                         read_only=args.read_only, only=args.remote,
-                        log_file=args.log_file, debug=args.debug)
+                        log_file=args.log_file, debug=args.debug, allow_other=args.allow_other)
 
 
 def cmd_umount(args):

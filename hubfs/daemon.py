@@ -58,16 +58,20 @@ def check_mountpoint(mountpoint):
         raise errors.ConfigError(f"mountpoint {mountpoint}: something is already mounted there")
 
 
-def mount(config, mountpoint, foreground=False, read_only=False, only=None, log_file=None, debug=False):
-    """Mount and return an exit status; raises `HubfsError` on a failure before forking."""
+def mount(config, mountpoint, foreground=False, read_only=False, only=None, log_file=None,
+          debug=False, allow_other=False):
+    """Mount and return an exit status; raises `HubfsError` on a failure before forking.
+    *allow_other* lets every local user into the mount (off by default)."""
+    from hubfs import sdnotify
     from hubfs.cli import setup_logging
 
     check_mountpoint(mountpoint)
     mountpoint = os.path.abspath(mountpoint)
     if foreground:
         setup_logging(debug, filename=log_file)
-        run(config, mountpoint, read_only, only, log_file,
-            on_ready=lambda: log.info("mounted %s", mountpoint))
+        # Under systemd (Type=notify) the unit becomes active only now: the mount is live.
+        run(config, mountpoint, read_only, only, log_file, allow_other=allow_other,
+            on_ready=lambda: (log.info("mounted %s", mountpoint), sdnotify.notify("READY=1")))
         return 0
     log_file = os.path.abspath(log_file or default_log_file(config, mountpoint))
     read_end, write_end = os.pipe()
@@ -78,7 +82,7 @@ def mount(config, mountpoint, foreground=False, read_only=False, only=None, log_
         setup_logging(debug, filename=log_file)
         status = 0
         try:
-            run(config, mountpoint, read_only, only, log_file,
+            run(config, mountpoint, read_only, only, log_file, allow_other=allow_other,
                 on_ready=lambda: _report(write_end, "ready"))
         except errors.HubfsError as exc:
             log.error("mount %s failed: %s", mountpoint, exc)
@@ -119,7 +123,7 @@ def _report(fd, message):
         pass
 
 
-def run(config, mountpoint, read_only, only, log_file, on_ready):
+def run(config, mountpoint, read_only, only, log_file, on_ready, allow_other=False):
     """Open remotes, check credentials, mount and serve (blocks until unmounted)."""
     from hubfs.cache.content import ContentCache
     from hubfs.cache.spool import Spool
@@ -145,7 +149,7 @@ def run(config, mountpoint, read_only, only, log_file, on_ready):
             log.info("mounting %s at %s (cache %s%s)", ", ".join(sorted(remotes)), mountpoint,
                      config.cache_dir, ", read-only" if read_only else "")
             serve(root, mountpoint, cache, spool, remotes, read_only=read_only,
-                  remote_name=only, on_ready=on_ready)
+                  remote_name=only, on_ready=on_ready, allow_other=allow_other)
         finally:
             try:
                 os.unlink(state_file)
