@@ -369,7 +369,8 @@ class HubfsFileSystem(AbstractFileSystem):
             if present.path is None:
                 offset = 0
                 while offset < present.size:
-                    block = rendering.read_exact(node, offset, min(1 << 20, present.size - offset))
+                    block = rendering.read_exact(node, offset, min(1 << 20, present.size - offset),
+                                                 node.version)
                     self.spool.reserve(len(block), "/" + path)
                     out.write(block)
                     offset += len(block)
@@ -449,10 +450,12 @@ class SizedFile(AbstractBufferedFile):
 
     def __init__(self, fs, path, node, **kwargs):
         self.node = node
+        self.version = node.version  # one open never mixes two versions of an object
         super().__init__(fs, path, mode="rb", size=node.size, **kwargs)
 
     def _fetch_range(self, start, end):
-        return self.fs._call(self.path, rendering.read_exact, self.node, start, end - start)
+        return self.fs._call(self.path, rendering.read_exact, self.node, start, end - start,
+                             self.version)
 
 
 class SpooledWriter(io.RawIOBase):

@@ -56,13 +56,14 @@ def _counted(chunks, activity):
         yield chunk, cursor
 
 
-def read_exact(node, offset, length):
-    """*length* bytes of a SIZED node at *offset* (fewer only past its size): a short
-    answer from the service before the end is an error, never a short read."""
+def read_exact(node, offset, length, version=None):
+    """*length* bytes of a SIZED node at *offset* (fewer only past its size), of the
+    *version* pinned at open: a short answer from the service before the end is an
+    error, never a short read."""
     length = max(0, min(length, node.size - offset))
     parts = []
     while length > 0:
-        data = node.read(offset, length)
+        data = node.read(offset, length, version)
         if not data:
             raise errors.Transient(f"{node.name}: the service returned no data at offset "
                                    f"{offset} of {node.size}")
