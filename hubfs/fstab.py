@@ -140,8 +140,15 @@ def umount_main(argv=None):
     from hubfs import daemon
 
     argv = sys.argv[1:] if argv is None else argv
-    targets = [arg for arg in argv if not arg.startswith("-")]
-    flags = [arg for arg in argv if arg.startswith("-")]
+    targets, flags = [], []
+    args = iter(argv)
+    for arg in args:
+        if arg == "-t":  # umount(8) passes the type along: `-t fuse.hubfs`
+            flags += [arg, next(args, "")]
+        elif arg.startswith("-"):
+            flags.append(arg)
+        else:
+            targets.append(arg)
     if len(targets) != 1:
         print("usage: umount.hubfs MOUNTPOINT [-n] [-v] [-l] [-f]", file=sys.stderr)
         return EXIT_USAGE
