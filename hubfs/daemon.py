@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 
-from hubfs import errors
+from hubfs import errors, stats
 from hubfs.runtime import (all_states, canonical_mountpoint, daemon_pid, process_state, read_state,
                            runtime_dir, state_path, write_state)
 
@@ -140,14 +140,19 @@ def run(config, mountpoint, read_only, only, log_file, on_ready, allow_other=Fal
             log.info("%d file(s) pending from an earlier mount; sending them", len(pending))
         root = mount_root(remotes, only)
         state_file = state_path(mountpoint)
+        stats_file = state_file.replace("mount-", "stats-")  # live figures for `hubfs status`
+        publisher = stats.Publisher(stats_file, extra=lambda: {
+            "uploads_pending": spool.pending_count()}).start()
         write_state(mountpoint, {"pid": os.getpid(), "mountpoint": mountpoint, "log": log_file,
-                                 "cache_dir": config.cache_dir, "remotes": sorted(remotes)})
+                                 "cache_dir": config.cache_dir, "remotes": sorted(remotes),
+                                 "stats": stats_file})
         try:
             log.info("mounting %s at %s (cache %s%s)", ", ".join(sorted(remotes)), mountpoint,
                      config.cache_dir, ", read-only" if read_only else "")
             serve(root, mountpoint, cache, spool, remotes, read_only=read_only,
                   remote_name=only, on_ready=on_ready, allow_other=allow_other)
         finally:
+            publisher.stop()
             try:
                 os.unlink(state_file)
             except FileNotFoundError:

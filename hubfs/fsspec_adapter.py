@@ -148,7 +148,6 @@ class HubfsFileSystem(AbstractFileSystem):
         try:
             return fn(*args)
         except errors.HubfsError as exc:
-            stats.error(path.split("/")[0], exc)
             raise os_error(exc, path) from None
 
     # -- listing and attributes ---------------------------------------------------------

@@ -43,7 +43,6 @@ def send(spool, spool_id, node, remote, names, journal=None, keep_data=False):
             spool.done(spool_id, keep_data=keep_data)  # malformed: can never be sent
             raise
         except errors.HubfsError as exc:
-            stats.error(remote, exc)
             spool.make_durable(spool_id)
             spool.update(spool_id, attempts=entry.get("attempts", 0) + 1, last_error=str(exc))
             raise

@@ -7,7 +7,8 @@ service says how many, records done of records expected). Updates are one call u
 one lock (a dict add), cheap enough for every request and every rendered page; nothing
 here knows HTTP, FUSE or a backend. A `Publisher` thread, started by the mount daemon,
 writes `snapshot()` every second as a JSON file of mode 0600 in the runtime directory
-(`hubfs status` reads it; it holds names, paths and numbers, never credentials) and logs
+(`hubfs status` reads it; it holds names, paths and numbers, never credentials; written
+with `hubfs.runtime.write_private`, so never through a planted link) and logs
 the progress of every activity older than a few seconds at INFO at a steady pace.
 """
 
@@ -19,9 +20,11 @@ import os
 import threading
 import time
 
+from hubfs import runtime
+
 log = logging.getLogger("hubfs.progress")
 
-COUNTERS = ("requests", "retries", "errors", "bytes_fetched", "bytes_sent",
+COUNTERS = ("requests", "retries", "waits", "errors", "bytes_fetched", "bytes_sent",
             "cache_hits", "cache_misses")
 PROGRESS_AFTER = 5.0  # seconds before an activity's progress is logged at all
 PROGRESS_EVERY = 5.0  # seconds between two progress lines of one activity
@@ -90,7 +93,8 @@ class Stats:
         """Add *n* to *counter* (one of `COUNTERS`) of *remote*."""
         if n:
             with self._lock:
-                self._remote(remote)[counter] += n
+                entry = self._remote(remote)
+                entry[counter] = entry.get(counter, 0) + n
 
     def error(self, remote, exc):
         """Count a failure of *remote* under the class of *exc* (an exception or a name)."""
@@ -125,6 +129,12 @@ class Stats:
         if activity is not None:
             activity.update(records, expected, nbytes)
 
+    def report_cache(self, hit):
+        """A disk cache lookup of this thread's current activity: a hit or a miss."""
+        activity = getattr(self._local, "current", None)
+        if activity is not None:
+            self.count(activity.remote, "cache_hits" if hit else "cache_misses")
+
     def snapshot(self):
         """A JSON-able copy: {"remotes": {...}, "activities": [...]}."""
         now = self._clock()
@@ -156,6 +166,7 @@ count = STATS.count
 error = STATS.error
 activity = STATS.activity
 report = STATS.report
+report_cache = STATS.report_cache
 
 
 class Publisher:
@@ -188,7 +199,7 @@ class Publisher:
         if self.extra is not None:
             document.update(self.extra())
         document["updated"] = time.time()
-        write_private_json(self.path, document)
+        runtime.write_private(self.path, json.dumps(document))
 
     def stop(self):
         self._stop.set()
@@ -200,19 +211,11 @@ class Publisher:
             pass
 
 
-def write_private_json(path, document):
-    """Replace *path* atomically with *document*, readable by its owner only."""
-    temp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(document, fh)
-    os.replace(temp, path)
-
-
 def read(path):
-    """The document a `Publisher` wrote at *path*, or None."""
+    """The document a `Publisher` wrote at *path*, or None (missing, not ours, broken)."""
+    text = runtime.read_private(path) if path else None
     try:
-        with open(path) as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
+        document = json.loads(text) if text else None
+    except ValueError:
         return None
+    return document if isinstance(document, dict) else None

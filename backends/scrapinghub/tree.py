@@ -22,6 +22,7 @@ formats are in `render.py`.
 
 import hashlib
 
+from hubfs import stats
 from hubfs.errors import NotFound, ServiceError
 from hubfs.tree import Dir, File, Kind, StaticDir
 
@@ -244,6 +245,7 @@ class RecordFile(File):
         try:
             for chunk, count in pages:
                 cursor += count
+                stats.report(records=cursor, expected=total)  # progress in `hubfs status`
                 yield chunk, cursor
         except render.RenderError as exc:
             raise ServiceError(f"{job.site.name}: {job.key}/{self.name}: {exc}") from None

@@ -36,12 +36,12 @@ def content_of(cache, node, remote, where):
             stats.count(remote, "cache_hits")
             return Rendered(*hit)
         stats.count(remote, "cache_misses")
-        with stats.activity("render", remote, where) as activity:
-            return Rendered(*cache.store(key, _counted(node.render(), activity)))
+        with stats.activity("render", remote, where):
+            return Rendered(*cache.store(key, counted(node.render())))
     path = cache.new_snapshot()
     try:
-        with stats.activity("render", remote, where) as activity, open(path, "wb") as out:
-            for chunk, _cursor in _counted(node.render(), activity):
+        with stats.activity("render", remote, where), open(path, "wb") as out:
+            for chunk, _cursor in counted(node.render()):
                 out.write(chunk)
             size = out.tell()
     except BaseException:
@@ -50,9 +50,10 @@ def content_of(cache, node, remote, where):
     return Rendered(path, size, private=True)
 
 
-def _counted(chunks, activity):
+def counted(chunks):
+    """*chunks* of a render, each reported to this thread's `hubfs.stats` activity."""
     for chunk, cursor in chunks:
-        activity.update(nbytes=len(chunk))
+        stats.report(nbytes=len(chunk))
         yield chunk, cursor
 
 

@@ -54,7 +54,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         self.limiter = trio.CapacityLimiter(MAX_BACKEND_THREADS)
         self.inodes = InodeTable(root_node)
         self.listings = ListingCache()
-        self.content = ContentManager(content_cache, self.limiter)
+        self.content = ContentManager(content_cache, self.limiter, locate=self.locate)
         self.writer = Writer(spool, self.limiter, self.locate, self.resolve)
         self.files = HandleTable()
         self.dirs = HandleTable()
