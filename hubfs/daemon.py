@@ -150,6 +150,7 @@ def run(config, mountpoint, read_only, only, log_file, on_ready, allow_other=Fal
             log.info("mounting %s at %s (cache %s%s)", ", ".join(sorted(remotes)), mountpoint,
                      config.cache_dir, ", read-only" if read_only else "")
             serve(root, mountpoint, cache, spool, remotes, read_only=read_only,
+                  memory_budget=config.memory_budget,
                   remote_name=only, on_ready=on_ready, allow_other=allow_other)
         finally:
             publisher.stop()
