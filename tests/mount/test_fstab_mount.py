@@ -154,3 +154,20 @@ def test_foreground_mount_notifies_systemd_only_once_live(config, mnt, tmp_path)
             daemon.wait(timeout=60)
     assert daemon.returncode == 0
     assert wait_until(lambda: not is_mounted(mnt))
+
+
+def test_the_systemd_unit_example_is_valid(tmp_path):
+    """contrib/systemd/hubfs.service as `systemd-analyze verify` sees it (with the
+    paths of this checkout); running it needs a systemd this CI machine does not boot."""
+    import shutil
+
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("no systemd-analyze")
+    with open(os.path.join(REPO, "contrib", "systemd", "hubfs.service")) as fh:
+        unit = fh.read()
+    assert "Type=notify" in unit and "--foreground" in unit and "ExecStop=" in unit
+    unit = unit.replace("/usr/local/bin/hubfs", os.path.join(BIN, "hubfs"))
+    path = tmp_path / "hubfs.service"
+    path.write_text(unit)
+    result = run("systemd-analyze", "verify", str(path))
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
