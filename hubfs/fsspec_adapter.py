@@ -380,6 +380,21 @@ class HubfsFileSystem(AbstractFileSystem):
                 if present.private:
                     _unlink(present.path)
 
+    def cp_file(self, path1, path2, **kwargs):
+        """Copy within hubfs: on the service when the backend can (`File.copy_from`, same
+        remote), else the bytes through this process, sent like any write."""
+        path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
+        source = self._call(path1, self._node, path1)
+        if source.is_dir:
+            raise IsADirectoryError(errno.EISDIR, "is a directory", path1)
+        if path1.split("/")[0] == path2.split("/")[0]:
+            target = self._call(path2, self._writable_node, path2, "wb")
+            if self._call(path2, target.copy_from, source):
+                self._forget(path2)
+                return
+        with self.open(path1, "rb") as src, self.open(path2, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+
     def mkdir(self, path, create_parents=True, **kwargs):
         path = self._strip_protocol(path)
         if self.exists(path):

@@ -187,3 +187,9 @@ def test_pickled_filesystem_carries_no_secret(fs):
     data = pickle.dumps(fs)
     assert DEMO_APIKEY.encode() not in data
     assert pickle.loads(data).cat_file(ITEMS, 0, 10) == fs.cat_file(ITEMS, 0, 10)
+
+
+def test_copy_within_hubfs_sends_the_bytes(fs, official):
+    fs.pipe("zyte/101/collections/prices/orig", b'{"n": 1}')
+    fs.cp_file("zyte/101/collections/prices/orig", "zyte/101/collections/prices/copy")
+    assert official.get_project(101).collections.get_store("prices").get("copy") == {"n": 1}
