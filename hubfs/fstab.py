@@ -156,8 +156,38 @@ def umount_main(argv=None):
     if mount_type(mountpoint) != "fuse.hubfs" or "-l" in flags or "-f" in flags:
         # Not ours, or a lazy/forced unmount the user asked for: the kernel's plain one.
         os.execvp("umount", ["umount", "-i", *flags, mountpoint])
+    _find_runtime_dir(mountpoint)
     try:
         return daemon.umount(mountpoint)
     except errors.HubfsError as exc:
         print(f"umount.hubfs: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _find_runtime_dir(mountpoint):
+    """Point `XDG_RUNTIME_DIR` at the runtime directory holding the mount's state file.
+
+    umount(8) runs with the caller's environment, which need not be the mount's: a root
+    login shell has `XDG_RUNTIME_DIR=/run/user/0`, a mount made at boot or by systemd has
+    none (`/tmp/hubfs-0`). Without the state file `hubfs umount` could unmount but not
+    wait for the daemon, so the usual places are tried in turn.
+    """
+    from hubfs.runtime import read_state
+
+    original = os.environ.get("XDG_RUNTIME_DIR")
+    for candidate in (original, None, f"/run/user/{os.getuid()}"):
+        if candidate is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        elif os.path.isdir(candidate):
+            os.environ["XDG_RUNTIME_DIR"] = candidate
+        else:
+            continue
+        try:
+            if read_state(mountpoint) is not None:
+                return
+        except errors.HubfsError:  # an unsafe runtime directory there: not ours to use
+            continue
+    if original is None:
+        os.environ.pop("XDG_RUNTIME_DIR", None)
+    else:
+        os.environ["XDG_RUNTIME_DIR"] = original

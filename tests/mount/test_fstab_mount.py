@@ -125,7 +125,10 @@ def test_fstab_line_mounts_and_umount_waits_for_pending_uploads(helpers, sh_clea
     sh_clean.server.faults.clear()
     sh_clean.server.faults.add(method="POST", path=r"^/collections/101/s/prices$", delay=2.0,
                                times=-1)  # back, but slow: the send happens during umount
-    result = run("umount", mnt)
+    # umount from another environment than the mount's (a login shell's runtime dir).
+    other_runtime = tmp_path / "run-user"
+    other_runtime.mkdir(mode=0o700)
+    result = run("umount", mnt, env={**os.environ, "XDG_RUNTIME_DIR": str(other_runtime)})
     assert result.returncode == 0, result.stderr
     assert "sending 1 pending file(s): /zyte/101/collections/prices/from-fstab" in result.stderr
     client = ScrapinghubClient(DEMO_APIKEY, dash_endpoint=sh_clean.url + "api/",

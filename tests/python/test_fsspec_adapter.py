@@ -193,3 +193,22 @@ def test_copy_within_hubfs_sends_the_bytes(fs, official):
     fs.pipe("zyte/101/collections/prices/orig", b'{"n": 1}')
     fs.cp_file("zyte/101/collections/prices/orig", "zyte/101/collections/prices/copy")
     assert official.get_project(101).collections.get_store("prices").get("copy") == {"n": 1}
+
+
+def test_append_to_a_frontier_slot_and_a_new_slot(fs, official):
+    slot = "zyte/102/frontier/products/example.com.jl"
+    before = fs.cat(slot)
+    with fs.open(slot, "ab") as fh:
+        fh.write(b'{"fp": "/py/1"}\n')
+    hcf = official.get_project(102).frontiers.get("products")
+    queued = [fp for batch in hcf.get("example.com").q.iter() for fp, _ in batch["requests"]]
+    assert "/py/1" in queued
+    assert fs.cat(slot).startswith(before[:100])  # appended, nothing replaced
+    fs.pipe("zyte/102/frontier/products/py-slot.jl", b'{"fp": "/py/2"}\n')
+    assert "py-slot" in hcf.list()
+    fs.rm("zyte/102/frontier/products/py-slot.jl")
+    assert "py-slot" not in hcf.list()
+    with pytest.raises(OSError) as raised:
+        with fs.open(slot, "ab") as fh:
+            fh.write(b"no json\n")
+    assert raised.value.errno == errno.EINVAL
