@@ -258,7 +258,7 @@ def cmd_cat(args):
         # A bar on the terminal while the output goes to a file; never mixed into output
         # shown on that terminal, never in a pipeline's or a script's stderr.
         with progress_bar(args.target, sys.stderr.isatty() and not sys.stdout.isatty()) as bar:
-            copy_node(node, args.target, out, bar)
+            copy_node(node, args.target, out, bar, cached_copy(args.config, node))
         out.flush()
     except BrokenPipeError:
         pass
@@ -280,7 +280,7 @@ def cmd_cp(args):
         partial = dest + ".part"
         try:
             with open(partial, "wb") as out, progress_bar(args.target, sys.stderr.isatty()) as bar:
-                copy_node(node, args.target, out, bar)
+                copy_node(node, args.target, out, bar, cached_copy(args.config, node))
             os.replace(partial, dest)
         except BaseException:
             try:
@@ -301,12 +301,38 @@ def progress_bar(what, shown):
                 unit_divisor=1024, disable=not shown, file=sys.stderr, leave=False)
 
 
-def copy_node(node, where, out, bar):
-    """Write the bytes of file *node* to *out*, updating *bar*; a read that comes back
-    short before the size the service gave is an error, never a short copy."""
+def cached_copy(config_path, node):
+    """The path of *node*'s bytes in the disk cache, when a mount or an fsspec user of the
+    same cache directory rendered them already (a finished job's file), else None."""
+    from hubfs.cache.content import ContentCache
+    from hubfs.tree import Kind
+
+    key = node.cache_key() if node.immutable and node.kind is Kind.RENDERED else None
+    if not key:
+        return None
+    config = load_config(config_path)
+    cache = ContentCache(config.cache_dir, config.cache_max_bytes)
+    try:
+        hit = cache.lookup(key)
+    finally:
+        cache.close()
+    return hit[0] if hit else None
+
+
+def copy_node(node, where, out, bar, cached=None):
+    """Write the bytes of file *node* (or of the *cached* copy of them) to *out*,
+    updating *bar*; a read that comes back short before the size the service gave is an
+    error, never a short copy."""
     from hubfs.cache.rendering import read_exact
     from hubfs.tree import Kind
 
+    if cached is not None:
+        with open(cached, "rb") as src:
+            bar.reset(total=os.fstat(src.fileno()).st_size)
+            for block in iter(lambda: src.read(1 << 20), b""):
+                out.write(block)
+                bar.update(len(block))
+        return
     if node.kind is Kind.SIZED:
         bar.reset(total=node.size)
         offset, version = 0, node.version  # one copy, one version of the object

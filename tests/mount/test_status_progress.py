@@ -112,3 +112,18 @@ def test_cp_shows_a_progress_bar_on_a_terminal(sh_config, sh_clean, tmp_path):
     assert process.wait(timeout=60) == 0
     assert b"items.jl" in shown and b"B/s" in shown  # tqdm's bar: name, bytes, rate
     assert dest.read_bytes() == official_export(sh_clean.url, "101/1/2")
+
+
+def test_cp_of_a_file_a_mount_or_fsspec_rendered_reads_the_disk_cache(sh_clean, tmp_path):
+    import requests
+
+    config = write_config(tmp_path, {"zyte": scrapinghub_remote(sh_clean.url, DEMO_APIKEY)},
+                          general={"cache_dir": str(tmp_path / "cache")})
+    path = "zyte/101/spiders/quotes/3/items.jl"
+    expected = official_export(sh_clean.url, "101/2/3")
+    fsspec.filesystem("hubfs", config=config, skip_instance_cache=True).cat(path)
+    requests.delete(sh_clean.url + "__emulator__/requests", timeout=5)
+    hubfs("cp", "--config", config, "zyte:" + path.split("/", 1)[1], str(tmp_path / "out.jl"))
+    log = requests.get(sh_clean.url + "__emulator__/requests", timeout=5).json()
+    assert [e for e in log if e["path"].startswith("/items/101/2/3")] == []
+    assert (tmp_path / "out.jl").read_bytes() == expected
