@@ -66,6 +66,7 @@ class HubfsFileSystem(AbstractFileSystem):
         self._remotes = {}
         self._nodes = {}  # path -> (node, trusted until)
         self._snapshots = {}  # path -> (Rendered snapshot of mutable content, fresh until)
+        self._render_locks = {}  # path -> lock held while that path renders
         self._spool = None
         weakref.finalize(self, _close_remotes, self._remotes)
 
@@ -207,11 +208,20 @@ class HubfsFileSystem(AbstractFileSystem):
         return entry
 
     def _content(self, path, node):
-        rendered = rendering.content_of(self.cache, node, path.split("/")[0], "/" + path)
-        if rendered.private:
-            # Mutable content: this snapshot is what an open right after sees; keep it as
-            # long as the mount would trust the size, then render again.
-            self._remember_snapshot(path, rendered)
+        # One render per path at a time: threads of one worker asking for the same file
+        # wait for the first one's result (then a cache hit) instead of rendering again.
+        with self._lock:
+            lock = self._render_locks.setdefault(path, threading.Lock())
+        with lock:
+            if not node.immutable:
+                fresh = self._fresh_snapshot(path)
+                if fresh is not None:
+                    return fresh
+            rendered = rendering.content_of(self.cache, node, path.split("/")[0], "/" + path)
+            if rendered.private:
+                # Mutable content: this snapshot is what an open right after sees; keep it
+                # as long as the mount would trust the size, then render again.
+                self._remember_snapshot(path, rendered)
         return rendered
 
     def _remember_snapshot(self, path, rendered):
@@ -226,6 +236,17 @@ class HubfsFileSystem(AbstractFileSystem):
             known = self._snapshots.get(path)
         if known is not None and known[1] > time.monotonic() and os.path.exists(known[0].path):
             return known[0]
+        return None
+
+    def _take_snapshot(self, path):
+        """The fresh snapshot of *path*, no longer shared (its taker unlinks it), or None."""
+        with self._lock:
+            known = self._snapshots.pop(path, None)
+        if known is None:
+            return None
+        if known[1] > time.monotonic():
+            return known[0]
+        _unlink(known[0].path)
         return None
 
     def exists(self, path, **kwargs):
@@ -292,13 +313,14 @@ class HubfsFileSystem(AbstractFileSystem):
         if node.kind is Kind.SIZED:
             return SizedFile(self, path, node, block_size=block_size or "default",
                              cache_options=cache_options)
-        rendered = self._fresh_snapshot(path) if not node.immutable else None
-        if rendered is None:
+        if node.immutable:
             rendered = self._content(path, node)
+        else:
+            # The snapshot an `info()` just made (taken: one opener owns it), else a new one.
+            rendered = self._take_snapshot(path) or rendering.content_of(
+                self.cache, node, path.split("/")[0], "/" + path)
         handle = open(rendered.path, "rb")
         if rendered.private:
-            with self._lock:
-                self._snapshots.pop(path, None)
             _unlink(rendered.path)  # the open descriptor keeps this reader's snapshot
         return handle
 

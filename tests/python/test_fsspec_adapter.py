@@ -212,3 +212,20 @@ def test_append_to_a_frontier_slot_and_a_new_slot(fs, official):
         with fs.open(slot, "ab") as fh:
             fh.write(b"no json\n")
     assert raised.value.errno == errno.EINVAL
+
+
+def test_growing_and_mutable_files_are_fresh_snapshots(fs, emu):
+    from concurrent.futures import ThreadPoolExecutor
+
+    running = "zyte/101/spiders/books/5/items.jl"  # a running job: a growing file
+    expected = official_export(emu.url, "101/1/5")
+    assert fs.info(running)["size"] == len(expected) and not fs.info(running)["immutable"]
+    assert fs.cat(running) == expected
+    meta = json.loads(fs.cat("zyte/101/spiders/books/5/meta.json"))
+    assert meta["state"] == "running"
+    # Many threads opening one mutable file at once each get the whole snapshot.
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: fs.cat(running), range(16)))
+    assert set(results) == {expected}
+    snapshots = os.path.join(fs.config.cache_dir, "snapshots", str(os.getpid()))
+    assert os.listdir(snapshots) == []  # every snapshot removed once opened
