@@ -46,17 +46,24 @@ def test_status_shows_counters_cache_and_a_render_in_flight(sh_clean, tmp_path):
             fh.read()
         # One page of the next job is slow and the first attempt fails: a retry, then
         # a render in flight long enough to be seen.
-        sh_clean.server.faults.add(method="GET", path=r"^/items/101/1/3", status=503, times=1)
-        sh_clean.server.faults.add(method="GET", path=r"^/items/101/1/3", delay=3.0, times=1)
+        sh_clean.server.faults.add(method="GET", path=r"^/items/101/1/3$", status=503, times=1)
+        # Slow while the rule stays (every page request of the job waits 2 s): the render
+        # is in flight until the checks below are done and the rule is cleared.
+        sh_clean.server.faults.add(method="GET", path=r"^/items/101/1/3$", delay=2.0, times=-1)
         reader = threading.Thread(target=lambda: open(os.path.join(root, *JOB_FILE), "rb").read())
         reader.start()
         try:
             assert wait_until(lambda: any(a["path"] == "/zyte/" + "/".join(JOB_FILE)
+                                          and a["records_expected"]
                                           for a in (live_of(mount.path) or {}).get("activities", [])),
                               timeout=30)
+            [activity] = [a for a in live_of(mount.path)["activities"]
+                          if a["path"] == "/zyte/" + "/".join(JOB_FILE)]
+            assert activity["records_expected"] == 2000 and activity["records_done"] < 2000
             text = hubfs("status").stdout
-            assert "render /zyte/101/spiders/books/3/items.jl" in text
+            assert "render /zyte/101/spiders/books/3/items.jl: 0 of 2,000 records" in text
         finally:
+            sh_clean.server.faults.clear()
             reader.join()
         assert wait_until(lambda: not live_of(mount.path).get("activities"), timeout=10)
         figures = live_of(mount.path)["remotes"]["zyte"]

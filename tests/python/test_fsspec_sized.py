@@ -62,7 +62,10 @@ def test_an_object_replaced_under_an_open_file_is_estale(fs, blobs):
     assert first == old[:1000]
 
 
-def test_a_cut_response_is_eio_never_a_short_read(fs, blobs):
+def test_a_cut_response_is_eio_never_a_short_read_and_is_counted(fs, blobs):
+    from hubfs import stats
+
+    before = stats.STATS.snapshot()["remotes"].get("b", {})
     blobs.server.faults.add(method="GET", path=r"^/objects/big.bin$", cut_after=1000, times=-1)
     try:
         with pytest.raises(OSError) as raised:
@@ -70,3 +73,6 @@ def test_a_cut_response_is_eio_never_a_short_read(fs, blobs):
         assert raised.value.errno == errno.EIO
     finally:
         blobs.server.faults.clear()
+    after = stats.STATS.snapshot()["remotes"]["b"]
+    assert after["retries"] > before.get("retries", 0)  # what `hubfs status` shows
+    assert after["errors_by_class"]["Transient"] > before.get("errors_by_class", {}).get("Transient", 0)
