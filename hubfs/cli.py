@@ -160,14 +160,22 @@ def cmd_status(args):
         "set_aside": [dict(entry, cache_dir=cache_dir) for cache_dir in filter(None, cache_dirs)
                       for entry in daemon.broken_entries(cache_dir)],
     }
-    if args.json:
-        print(json.dumps(document, indent=2, sort_keys=True))
-        return 0
+    try:
+        if args.json:
+            print(json.dumps(document, indent=2, sort_keys=True))
+        else:
+            print_status(document)
+    except BrokenPipeError:  # `hubfs status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def print_status(document):
     for state in document["mounts"]:
         print(f"mounted {state['mountpoint']}: remotes {', '.join(state['remotes'])}, "
               f"daemon pid {state['pid']}, log {state.get('log')}")
         print_live(state.get("live"))
-    if not mounts:
+    if not document["mounts"]:
         print("no hubfs mounts")
     for entry in document["pending"]:
         reason = f": {entry['last_error']}" if entry.get("last_error") else ""
@@ -178,7 +186,6 @@ def cmd_status(args):
     for entry in document["set_aside"]:
         print(f"set aside {entry['where']}: {entry['reason']} (data kept in "
               f"{entry['data'] or 'nowhere: it was missing'}) in {entry['cache_dir']}")
-    return 0
 
 
 def print_live(live):

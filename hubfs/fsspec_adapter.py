@@ -26,7 +26,7 @@ import weakref
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
-from hubfs import errors, stats
+from hubfs import errors
 from hubfs.cache import rendering
 from hubfs.cache.listings import ATTR_TTL
 from hubfs.tree import Kind
