@@ -50,12 +50,15 @@ def helpers():
         if os.path.lexists(link):
             if os.path.realpath(link) != os.path.realpath(os.path.join(BIN, target)):
                 pytest.skip(f"{link} exists and is not this venv's {target}")
+            made.append(link)  # left by an interrupted run of this fixture: ours to remove
             continue
         os.symlink(os.path.join(BIN, target), link)
         made.append(link)
-    yield
-    for link in made:
-        os.unlink(link)
+    try:
+        yield
+    finally:
+        for link in made:
+            os.unlink(link)
 
 
 def mountinfo_options(path):
