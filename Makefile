@@ -30,6 +30,7 @@ bench: setup
 	$(BIN)/python bench/scrapinghub_collections.py
 	$(BIN)/python bench/aliyun_log_hour.py
 	$(BIN)/python bench/aliyun_log_append.py
+	$(BIN)/python bench/dask_items.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

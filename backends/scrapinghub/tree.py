@@ -22,6 +22,7 @@ formats are in `render.py`.
 
 import hashlib
 
+from hubfs import stats
 from hubfs.errors import NotFound, ServiceError
 from hubfs.tree import Dir, File, Kind, StaticDir
 
@@ -239,11 +240,13 @@ class RecordFile(File):
         # Only a finished job's count is final; a growing stream is read to its end.
         total = (client.record_count(self.source, job.project, job.spider_id, job.job)
                  if self.immutable else None)
+        stats.report(records=start, expected=total)  # `hubfs status`: N of total records
         pages = client.record_pages(self.source, job.project, job.spider_id, job.job,
                                     start, total, transform=self.page_renderer)
         try:
             for chunk, count in pages:
                 cursor += count
+                stats.report(records=cursor)
                 yield chunk, cursor
         except render.RenderError as exc:
             raise ServiceError(f"{job.site.name}: {job.key}/{self.name}: {exc}") from None

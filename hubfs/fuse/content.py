@@ -19,7 +19,10 @@ import time
 
 import trio
 
+from hubfs import stats
 from hubfs.cache.listings import ATTR_TTL
+from hubfs.cache.rendering import counted
+from hubfs.cache.spool import shown_path
 from hubfs.tree import Kind
 
 
@@ -41,8 +44,9 @@ RENDER_SLOTS = 4
 
 
 class ContentManager:
-    def __init__(self, cache, limiter, clock=time.monotonic):
+    def __init__(self, cache, limiter, clock=time.monotonic, locate=None):
         self.cache = cache
+        self._locate = locate  # inode number -> (remote, [names]), for `hubfs status`
         self.limiter = limiter
         self.render_slots = trio.CapacityLimiter(RENDER_SLOTS)
         self._clock = clock
@@ -60,6 +64,8 @@ class ContentManager:
             hit = self.cache.lookup(node.cache_key())
             if hit is not None:
                 self._contents[number] = Content(hit[0], hit[1], self._clock())
+                if self._locate:  # rendered earlier, by this mount or another process
+                    stats.count(self._locate(number)[0], "cache_hits")
                 return hit[1]
         return None
 
@@ -76,24 +82,31 @@ class ContentManager:
             if content is not None and (node.immutable or self._fresh(content)):
                 return content
             if node.immutable and node.kind is Kind.RENDERED and node.cache_key():
-                content = await self._run(self._render_cached, node)
+                content = await self._run(number, self._render_cached, node)
             elif node.kind is Kind.GROWING and node.appendable and content is not None:
-                content = await self._run(self._extend, node, content)
+                content = await self._run(number, self._extend, node, content)
             else:
-                content = await self._run(self._render_snapshot, node)
+                content = await self._run(number, self._render_snapshot, node)
                 self.drop(number)
             self._contents[number] = content
             return content
 
-    async def _run(self, fn, *args):
+    async def _run(self, number, fn, *args):
+        remote, names = self._locate(number) if self._locate else ("", [])
+
+        def tracked():  # a render shows in `hubfs status` and logs progress when slow
+            with stats.activity("render", remote, shown_path(remote, names)):
+                return fn(*args)
+
         async with self.render_slots:
-            return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+            return await trio.to_thread.run_sync(tracked, limiter=self.limiter)
 
     def _render_cached(self, node):
         key = node.cache_key()
         hit = self.cache.lookup(key)
+        stats.report_cache(hit is not None)
         if hit is None:
-            hit = self.cache.store(key, node.render())
+            hit = self.cache.store(key, counted(node.render()))
         return Content(hit[0], hit[1], self._clock())
 
     def _render_snapshot(self, node):
@@ -121,7 +134,8 @@ class ContentManager:
         with open(content.path, "r+b") as out:
             out.seek(content.size)
             try:
-                for chunk, cursor in node.render(after=after) if after is not None else node.render():
+                for chunk, cursor in counted(node.render(after=after) if after is not None
+                                             else node.render()):
                     out.write(chunk)
                     content.size += len(chunk)
                     content.cursor = cursor

@@ -34,9 +34,8 @@ import time
 
 import trio
 
-from hubfs import errors
+from hubfs import errors, sending
 from hubfs.cache.spool import entry_path, shown_path
-from hubfs.tree import CommitProgress
 
 log = logging.getLogger(__name__)
 
@@ -209,34 +208,7 @@ class Writer:
                 self._name_locks.pop(place, None)
 
     def _send_blocking(self, spool_id, node, remote, names, journal, keep_data):
-        if journal is not None:
-            entry = self.spool.journal(spool_id, remote, names, journal)
-        else:
-            entry = self.spool.entry(spool_id) or {}
-        progress = CommitProgress(entry.get("progress"),
-                                  lambda state: self.spool.update(spool_id, progress=state))
-        try:
-            node.commit(self.spool.data_path(spool_id), progress)
-        except errors.InvalidContent:
-            # Malformed content can never be sent: drop it (the app got EINVAL).
-            self.spool.done(spool_id, keep_data=keep_data)
-            raise
-        except errors.HubfsError as exc:
-            # The app is told its data is kept: make that durable, and note why.
-            self.spool.make_durable(spool_id)
-            self.spool.update(spool_id, attempts=entry.get("attempts", 0) + 1, last_error=str(exc))
-            raise
-        except Exception as exc:
-            # Not a service error but a bug (or an input no check foresaw): keep the bytes
-            # for the user, out of the resend loop, and fail this one call.
-            self.spool.set_aside(spool_id, f"sending failed unexpectedly: "
-                                           f"{type(exc).__name__}: {exc}",
-                                 self.spool.entry(spool_id))
-            raise errors.ServiceError(f"{shown_path(remote, names)}: could not be sent "
-                                      f"({type(exc).__name__}); the data was set aside, "
-                                      "see hubfs status") from None
-        self.spool.done(spool_id, keep_data=keep_data)
-        log.debug("sent %s", shown_path(remote, names))
+        sending.send(self.spool, spool_id, node, remote, names, journal, keep_data)
 
     async def release(self, handle):
         """Last close of an open file. What a flush never sent (`: > file`) is sent now;
