@@ -9,6 +9,8 @@ import importlib
 # type name -> module that defines `Remote` (the backend's entry point) and `OPTIONS`.
 BACKENDS = {
     "scrapinghub": "backends.scrapinghub",
+    "flowthings": "backends.flowthings",
+    "dataflowkit": "backends.dataflowkit",
 }
 
 
