@@ -121,6 +121,10 @@ class FlowDir(Dir):
         return FlowDir(self.site, path, flow, name)
 
     def create(self, name):
+        if name == DROPS_JL and self.flow is not None:
+            # The core lists a directory made by `mkdir` as empty until its listing
+            # expires, so an append to the new flow's drops.jl arrives as a create.
+            return DropsFile(self)
         raise ReadOnly(f"{self.where}: only flow.json and drops.jl live in a flow directory "
                        "(mkdir makes a child flow)")
 

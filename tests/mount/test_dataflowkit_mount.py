@@ -1,0 +1,171 @@
+"""Dataflow Kit through a real FUSE mount made with `hubfs mount`: tasks, processes and
+results files read with ordinary tools.
+
+The emulator's clock is held still (the running demo process stays running) unless a test
+moves it. Expected results bytes come from `getlink` + a GET of the link, done by hand.
+"""
+
+import errno
+import json
+import os
+import subprocess
+
+import openpyxl
+import pytest
+import requests
+
+from backends.dataflowkit.emulator import DEMO_API_KEY, RUNNING_SECONDS, create_server, remote_options
+from hubfs.emulation import start_in_thread
+from hubfs.fuse.mount import is_mounted
+from tests.support import Mount, hubfs, requires_fuse, write_config
+
+pytestmark = [requires_fuse, pytest.mark.mount]
+
+FAST = {"retries": 3, "retry_backoff": 0.05, "timeout": 5}
+CLOCK = {"now": 1_750_000_000.0}
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    CLOCK["now"] = 1_750_000_000.0
+    with start_in_thread(create_server("demo", clock=lambda: CLOCK["now"])) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def config(emulator, tmp_path_factory):
+    return write_config(tmp_path_factory.mktemp("dfkcfg"), {"dfk": remote_options(emulator.server)},
+                        general=FAST)
+
+
+@pytest.fixture(scope="module")
+def mount(config, tmp_path_factory):
+    with Mount(tmp_path_factory.mktemp("dfkmnt"), config) as live:
+        yield live
+
+
+def task_id(emulator, name):
+    return next(t["id"] for t in emulator.state.tasks.values() if t["name"] == name)
+
+
+def process_ids(emulator, name):
+    tid = task_id(emulator, name)
+    return [p.id for p in emulator.state.processes.values() if p.task_id == tid]
+
+
+def at(mount, *parts):
+    return os.path.join(mount.path, "dfk", *parts)
+
+
+def process_path(mount, emulator, name, index):
+    return at(mount, "tasks", task_id(emulator, name), "processes", process_ids(emulator, name)[index])
+
+
+def download(emulator, results_name):
+    link = requests.get(f"{emulator.url}v1/getlink", params={"api_key": DEMO_API_KEY},
+                        data=results_name, timeout=5).text
+    return requests.get(link, timeout=5).content
+
+
+def read(path):
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def test_tree_layout(mount, emulator):
+    assert os.listdir(at(mount)) == ["tasks"]
+    assert os.listdir(at(mount, "tasks")) == list(emulator.state.tasks)
+    books = task_id(emulator, "books")
+    assert os.listdir(at(mount, "tasks", books)) == ["task.json", "processes"]
+    assert json.loads(read(at(mount, "tasks", books, "task.json")))["name"] == "books"
+    assert os.listdir(at(mount, "tasks", books, "processes")) == process_ids(emulator, "books")
+
+
+@pytest.mark.parametrize("name,ext", [("books", "csv"), ("quotes", "json"), ("serp", "jsonl"),
+                                      ("catalog", "xlsx"), ("feeds", "xml")])
+def test_results_read_byte_exact_with_the_real_size(mount, emulator, name, ext):
+    directory = process_path(mount, emulator, name, 0)
+    assert sorted(os.listdir(directory)) == sorted(["process.json", f"results.{ext}"])
+    expected = download(emulator, emulator.state.processes[process_ids(emulator, name)[0]].results_name)
+    results = os.path.join(directory, f"results.{ext}")
+    assert os.stat(results).st_size == len(expected)
+    assert read(results) == expected
+
+
+def test_xlsx_results_open_as_a_workbook(mount, emulator):
+    path = os.path.join(process_path(mount, emulator, "catalog", 0), "results.xlsx")
+    sheet = openpyxl.load_workbook(path).active
+    assert [c.value for c in sheet[1]] == ["Product_text", "Image_src", "Image_alt"]
+
+
+@pytest.mark.parametrize("name,index,why", [("books", 1, "failed"), ("quotes", 1, "canceled"),
+                                            ("serp", 1, "credits"), ("quotes", 2, "still running")])
+def test_processes_without_results_have_only_process_json(mount, emulator, name, index, why):
+    directory = process_path(mount, emulator, name, index)
+    assert os.listdir(directory) == ["process.json"]
+    assert why in json.loads(read(os.path.join(directory, "process.json")))["hubfs_results"]
+
+
+def test_cp_tar_rsync_on_a_task_tree(mount, emulator, tmp_path):
+    source = at(mount, "tasks", task_id(emulator, "books"))
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-a", source, str(copy)], check=True)
+    assert subprocess.run(["diff", "-r", source, str(copy)]).returncode == 0
+    for directory, _dirs, files in os.walk(source):
+        for name in files:
+            a = os.stat(os.path.join(directory, name))
+            b = os.stat(os.path.join(copy, os.path.relpath(directory, source), name))
+            assert (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
+
+    def tar(directory):
+        return subprocess.run(["tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner",
+                               "-C", directory, "-cf", "-", "."], check=True, capture_output=True).stdout
+
+    assert tar(source) == tar(str(copy)) == tar(source)
+    target = tmp_path / "rsync"
+    subprocess.run(["rsync", "-a", source + "/", str(target)], check=True)
+    assert subprocess.run(["diff", "-r", source, str(target)]).returncode == 0
+    again = subprocess.run(["rsync", "-a", "--itemize-changes", source + "/", str(target)],
+                           check=True, capture_output=True, text=True)
+    assert again.stdout == ""
+
+
+def test_running_process_shows_its_results_once_finished(emulator, config, tmp_path):
+    CLOCK["now"] += RUNNING_SECONDS + 1
+    try:
+        with Mount(tmp_path, config, name="later") as later:
+            directory = process_path(later, emulator, "quotes", 2)
+            assert sorted(os.listdir(directory)) == ["process.json", "results.json"]
+            assert json.loads(read(os.path.join(directory, "process.json")))["status"] == "finished"
+            assert len(json.loads(read(os.path.join(directory, "results.json")))) == 80
+    finally:
+        CLOCK["now"] -= RUNNING_SECONDS + 1
+
+
+@pytest.mark.parametrize("missing", [("nothing",), ("tasks", "A" * 27), ("tasks", "{books}", "nothing"),
+                                     ("tasks", "{books}", "processes", "B" * 27),
+                                     ("tasks", "{books}", "processes", "{failed}", "results.csv")])
+def test_missing_names_are_enoent(mount, emulator, missing):
+    names = {"books": task_id(emulator, "books"), "failed": process_ids(emulator, "books")[1]}
+    with pytest.raises(FileNotFoundError):
+        os.stat(at(mount, *(part.format(**names) for part in missing)))
+
+
+def test_everything_is_read_only(mount, emulator):
+    directory = process_path(mount, emulator, "books", 0)
+    for path, flags in ((os.path.join(directory, "results.csv"), os.O_WRONLY),
+                        (os.path.join(directory, "new"), os.O_WRONLY | os.O_CREAT)):
+        with pytest.raises(OSError) as raised:
+            os.close(os.open(path, flags))
+        assert raised.value.errno == errno.EROFS
+
+
+def test_wrong_key_refuses_to_mount_naming_the_remote(emulator, tmp_path):
+    bad = write_config(tmp_path, {"dfk": {**remote_options(emulator.server), "api_key": "wrong-key-456"}})
+    target = tmp_path / "mnt"
+    target.mkdir()
+    result = hubfs("mount", "--config", bad, "--cache-dir", str(tmp_path / "c"), str(target), check=False)
+    assert result.returncode != 0
+    assert "remote 'dfk'" in result.stderr and "Invalid API key" in result.stderr
+    assert "wrong-key-456" not in result.stderr + result.stdout
+    assert not is_mounted(str(target))
