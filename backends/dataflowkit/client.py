@@ -103,22 +103,27 @@ class Client:
         return response
 
     def size(self, link):
-        """The byte size of the file at *link*."""
+        """`(byte size, ETag or None)` of the file at *link*."""
         response = self._get(link, {"Range": "bytes=0-0"})
+        etag = response.headers.get("ETag")
         match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
         if response.status_code in (206, 416) and match:
-            return int(match.group(1))
+            return int(match.group(1)), etag
         if response.status_code == 200:
-            return len(response.content)  # no ranges: the whole (small) file came back
+            return len(response.content), etag  # no ranges: the whole file came back
         raise errors.ServiceError(f"{self.name}: GET {urlsplit(link).path}: no size in the answer")
 
-    def read(self, link, offset, length, size):
-        """Exactly `min(length, size - offset)` bytes at *offset*, or an error."""
+    def read(self, link, offset, length, size, version=None):
+        """Exactly `min(length, size - offset)` bytes at *offset* of the version *version*
+        (an ETag) of the file, or an error (`Conflict` when the file changed)."""
         want = max(0, min(length, size - offset))
         if want == 0:
             return b""
         response = self._get(link, {"Range": f"bytes={offset}-{offset + want - 1}"})
         where = f"{self.name}: GET {urlsplit(link).path}"
+        etag = response.headers.get("ETag")
+        if version is not None and etag is not None and etag != version:
+            raise errors.Conflict(f"{where}: the file changed (ETag {etag}, was {version})")
         data = response.content
         if response.status_code == 200:
             if len(data) != size:

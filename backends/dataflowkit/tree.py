@@ -18,10 +18,9 @@ service gives tasks no time); processes their `finishedAt`, else `startedAt`.
 
 import json
 
-from hubfs.errors import AccessDenied, NotFound
+from hubfs import names
+from hubfs.errors import AccessDenied, InvalidContent, NotFound
 from hubfs.tree import Dir, File, Kind, StaticDir
-
-from backends.scrapinghub import keys
 
 from .client import LinkExpired
 
@@ -92,14 +91,14 @@ class TasksDir(Dir):
 
     def children(self):
         for task in self.site.client.list_tasks():
-            name = keys.file_name(task["id"])
+            name = names.file_name(task["id"])
             if name is not None:
                 yield TaskDir(self.site, task, name)
 
     def child(self, name):
         try:
-            task_id = keys.unescape(name)
-        except Exception:
+            task_id = names.unescape(name)
+        except InvalidContent:
             raise NotFound(f"{self.site.name}: no task {name!r}") from None
         if not task_id or "/" in task_id or task_id in (".", ".."):
             raise NotFound(f"{self.site.name}: no task {name!r}")
@@ -143,14 +142,14 @@ class ProcessesDir(Dir):
 
     def children(self):
         for process in self.site.client.task_processes(self.task_dir.task["id"]):
-            name = keys.file_name(process["id"])
+            name = names.file_name(process["id"])
             if name is not None:
                 yield ProcessDir(self, process, name)
 
     def child(self, name):
         try:
-            process_id = keys.unescape(name)
-        except Exception:
+            process_id = names.unescape(name)
+        except InvalidContent:
             raise NotFound(f"{self.site.name}: no process {name!r}") from None
         if not process_id or "/" in process_id or process_id in (".", ".."):
             raise NotFound(f"{self.site.name}: no process {name!r}")
@@ -227,7 +226,8 @@ class ResultsFile(File):
         self.process_dir = process_dir
         self.results = process_dir.process["results"]
         self._link = None
-        self.size = self._with_link(lambda client, link: client.size(link))
+        # The ETag (when the storage sends one) pins the bytes an open reads.
+        self.size, self.version = self._with_link(lambda client, link: client.size(link))
 
     def _with_link(self, call):
         """Run `call(client, link)`; a refused link (they live about an hour) is fetched
@@ -243,5 +243,6 @@ class ResultsFile(File):
         raise AccessDenied(f"{self.process_dir.where}: the storage refused a fresh link to "
                            f"{self.results}")
 
-    def read(self, offset, length):
-        return self._with_link(lambda client, link: client.read(link, offset, length, self.size))
+    def read(self, offset, length, version=None):
+        return self._with_link(lambda client, link: client.read(
+            link, offset, length, self.size, version or self.version))

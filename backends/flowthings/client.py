@@ -11,19 +11,19 @@ fetched several at a time and handed back in order. The v0.1 API typed each elem
 `{"type": T, "value": V}`: we ask for plain values (`hints=0`) and unwrap any typed value
 that still comes back, so drops read the same whichever version the server speaks.
 Every request goes through `hubfs.http.HttpClient` (retries, timeouts, status mapping);
-this module knows nothing of FUSE or of the node tree.
+a 429 is waited out and sent again even for a drop's POST (the service did nothing),
+while any other failure of a POST is not repeated here, since the drop may have been
+stored. This module knows nothing of FUSE or of the node tree.
 """
 
-import collections
-import concurrent.futures
 import json
 import re
-import threading
 from urllib.parse import urlsplit
 
 import hubfs
 from hubfs import errors
-from hubfs.http import DEFAULT_POLICY, HttpClient
+from hubfs.http import DEFAULT_POLICY, HttpClient, Outcome
+from hubfs.parallel import ordered_map
 
 VERSIONS = ("0.1", "4.0")
 # Drops per page. The service's cap on `limit` is not documented (a smaller cap only
@@ -62,6 +62,22 @@ def plain_elems(elems):
     return out
 
 
+def classify(response):
+    """A 429 is the service asking us to come back later, before it did anything: wait as
+    it says (Retry-After, else a second) and send again, a drop's POST included."""
+    if response.status_code == 429:
+        return Outcome.wait("HTTP 429 (too many requests)", _retry_after(response))
+    return None
+
+
+def _retry_after(response):
+    value = (response.headers.get("Retry-After") or "").strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 1.0
+
+
 class Client:
     def __init__(self, name, url, account, token, version="4.0", policy=DEFAULT_POLICY,
                  drop_page=DROP_PAGE, pages_in_flight=PAGES_IN_FLIGHT):
@@ -76,13 +92,9 @@ class Client:
         self.http = HttpClient(name, headers={
             "X-Auth-Token": token, "X-Auth-Account": account, "Accept": "application/json",
             "User-Agent": f"hubfs/{hubfs.__version__}"}, policy=policy,
-            pool_size=max(16, 2 * pages_in_flight))
-        self._pool = None
-        self._pool_lock = threading.Lock()
+            pool_size=max(16, 2 * pages_in_flight), classify=classify)
 
     def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
         self.http.close()
 
     # -- the envelope --------------------------------------------------------------------
@@ -174,41 +186,32 @@ class Client:
     def drop_pages(self, flow_id, transform=list):
         """Yield `transform(page)` for every page of the flow's drops, in order."""
         size = self.drop_page
-        pool = self._executor()
-        pending = collections.deque()
-        next_skip = 0
+        ended = False
 
-        def submit():
-            nonlocal next_skip
-            pending.append((next_skip, pool.submit(self._page, flow_id, next_skip, size, transform)))
-            next_skip += size
+        def offsets():
+            skip = 0
+            while not ended:  # read lazily: stops asking once a short page was seen
+                yield skip
+                skip += size
 
+        skip = 0
+        pages = ordered_map(lambda at: self._page(flow_id, at, size, transform), offsets(),
+                            self.pages_in_flight)
         try:
-            for _ in range(self.pages_in_flight):
-                submit()
-            while pending:
-                skip, future = pending.popleft()
-                count, chunk = future.result()
-                if count == size:
-                    yield chunk
-                    submit()
-                    continue
+            for count, chunk in pages:
                 if count:
                     yield chunk
-                # The end, or a cap: only the drop right after this page can tell.
-                following, _ = self._page(flow_id, skip + count, 1, len)
-                if not following:
-                    return
-                # A short page with more behind it: the service caps `limit`. The pages
-                # in flight were asked at the wrong offsets; go on one page at a time.
-                for _, future in pending:
-                    future.cancel()
-                pending.clear()
-                yield from self._sequential(flow_id, skip + count, max(count, 1), transform)
-                return
+                skip += count
+                if count < size:
+                    ended = True
+                    break
         finally:
-            for _, future in pending:
-                future.cancel()
+            pages.close()  # cancels the pages asked for past the end
+        # The end, or a cap on `limit`: only the drop right after the short page can tell.
+        if self._page(flow_id, skip, 1, len)[0]:
+            # The service caps `limit`: the pages asked at multiples of *size* were at the
+            # wrong offsets. Go on one page at a time from the first drop not yet seen.
+            yield from self._sequential(flow_id, skip, size, transform)
 
     def _sequential(self, flow_id, skip, size, transform):
         while True:
@@ -226,9 +229,3 @@ class Client:
         """POST one drop; not repeated on a cut answer (the service may have stored it)."""
         return self.call("POST", f"/drop/{flow_id}", body=drop, idempotent=False)
 
-    def _executor(self):
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=2 * self.pages_in_flight, thread_name_prefix=f"hubfs-{self.name}-drops")
-            return self._pool

@@ -8,18 +8,16 @@ just `/demo/sensors/kitchen` exists) is a directory without those two files. `mk
 creates a flow at once; appending lines to `drops.jl` creates one drop per line at close,
 one POST after another so that the drops keep the order of the lines. A child flow named
 `flow.json` or `drops.jl` would shadow the files and is left out of listings. Names are
-escaped as `backends.scrapinghub.keys` does (flow names rarely need it).
+escaped by `hubfs.names` (flow names rarely need it).
 """
 
 import json
 import logging
-import os
 import re
 
+from hubfs import names
 from hubfs.errors import InvalidContent, NotFound, ReadOnly
 from hubfs.tree import Dir, File, Kind
-
-from backends.scrapinghub import keys
 
 from . import drop_lines
 
@@ -84,7 +82,7 @@ class FlowDir(Dir):
             elif entry is None:
                 seen[segment] = None
         for segment in sorted(seen):
-            name = keys.file_name(segment)
+            name = names.file_name(segment)
             if name is None or name in FILES:
                 if name in FILES:
                     log.warning("%s/%s: a child flow with this name is hidden by the file",
@@ -98,7 +96,7 @@ class FlowDir(Dir):
                 raise NotFound(f"{self.where}: no flow here, so no {name}")
             return FlowFile(self) if name == FLOW_JSON else DropsFile(self)
         try:
-            segment = keys.unescape(name)
+            segment = names.unescape(name)
         except InvalidContent:
             raise NotFound(f"{self.where}: no flow {name!r}") from None
         if not segment or "/" in segment:
@@ -162,43 +160,12 @@ class DropsFile(File):
         for chunk in self.flow_dir.site.client.drop_pages(self.flow_id, drop_lines.encode_page):
             yield chunk, None
 
-    def commit(self, path, progress=None):
+    def commit(self, path, progress):
         # Check every line before sending any: a bad line sends nothing.
         bodies = drop_lines.parse_appended(path)
-        progress = progress if progress is not None else _SentCount(path)
         sent = int(progress.state.get("sent", 0))
         client = self.flow_dir.site.client
         for number in range(sent, len(bodies)):
             client.create_drop(self.flow_id, bodies[number])
             # Acknowledged: a resend after a failure or a crash starts after this drop.
             progress.record(sent=number + 1)
-        if isinstance(progress, _SentCount):
-            progress.finish()
-
-
-class _SentCount:
-    """How many drops of one spool file the service has acknowledged, kept in a file next
-    to the spool data, so a resend (later in this mount or by the next mount after a
-    crash) sends only the rest. Stands in until the core journals commit progress itself
-    (`hubfs.tree.CommitProgress`)."""
-
-    def __init__(self, spool_path):
-        self.path = spool_path + ".sent"
-        try:
-            with open(self.path) as fh:
-                self.state = json.load(fh)
-        except (OSError, ValueError):
-            self.state = {}
-
-    def record(self, **fields):
-        self.state.update(fields)
-        temp = self.path + ".tmp"
-        with open(temp, "w") as fh:
-            json.dump(self.state, fh)
-        os.replace(temp, self.path)
-
-    def finish(self):
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass

@@ -162,3 +162,10 @@ def test_getlink_answers_in_json_are_understood(emu):
     emu.server.faults.add(path=r"^/v1/getlink$", status=200, body="no link here", times=1)
     with pytest.raises(errors.ServiceError):
         r.client.getlink(name)
+
+
+def test_a_read_pinned_to_another_version_is_a_conflict(emu):
+    results = process_dir(emu, "books", 0).child("results.csv")
+    assert results.version and results.read(0, 10, version=results.version)
+    with pytest.raises(errors.Conflict):
+        results.read(0, 10, version='"not-this-one"')

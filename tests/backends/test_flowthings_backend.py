@@ -15,6 +15,7 @@ from backends.flowthings.emulator import DEMO_TOKEN, create_server, remote_optio
 from hubfs import errors
 from hubfs.emulation import start_in_thread
 from hubfs.http import RetryPolicy
+from hubfs.tree import CommitProgress
 
 FAST = RetryPolicy(attempts=3, backoff=0.01, backoff_max=0.05, read_timeout=5)
 
@@ -136,7 +137,7 @@ def test_appended_lines_become_drops_in_order(emu, tmp_path):
     spool.write_bytes(b'{"temp": 21.5, "city": "Lisboa \xc3\xa9"}\n\n'
                       b'{"elems": {"temp": 22}, "location": {"lat": 38.7, "lon": -9.1}, "fhash": "x"}\n'
                       + json.dumps(copied).encode() + b"\n")
-    node.commit(str(spool))
+    node.commit(str(spool), CommitProgress())
     drops = emu.state.drops[emu.state.paths["/demo/weather/lisbon"]]
     assert [d["elems"] for d in drops] == [{"temp": 21.5, "city": "Lisboa é"}, {"temp": 22}, copied["elems"]]
     assert drops[1]["location"] == {"lat": 38.7, "lon": -9.1} and drops[1]["fhash"] == "x"
@@ -151,7 +152,7 @@ def test_appended_lines_become_drops_in_order(emu, tmp_path):
     (b'{"elems": {"a": 1}, "colour": "red"}\n', "unexpected drop field 'colour'"),
     (b'{"a": NaN}\n', "line 1: not JSON"),
     (b'\xff\xfe\n', "not UTF-8"),
-    (b"[" * 100000 + b"\n", "line 1: not JSON"),
+    (b"[" * 100000 + b"\n", "line 1: nested too deeply"),
 ])
 def test_bad_lines_send_nothing(emu, tmp_path, data, reason):
     node = at(remote(emu).root(), "weather", "lisbon", "drops.jl")
@@ -159,18 +160,8 @@ def test_bad_lines_send_nothing(emu, tmp_path, data, reason):
     spool.write_bytes(data)
     emu.server.requests.clear()
     with pytest.raises(errors.InvalidContent, match=reason):
-        node.commit(str(spool))
+        node.commit(str(spool), CommitProgress())
     assert [r for r in emu.server.requests.entries() if r["method"] == "POST"] == []
-
-
-class Progress:
-    """What the core's CommitProgress keeps for one journal entry, in memory."""
-
-    def __init__(self):
-        self.state = {}
-
-    def record(self, **fields):
-        self.state.update(fields)
 
 
 def test_failed_post_mid_append_resends_only_the_rest(emu, tmp_path):
@@ -178,28 +169,39 @@ def test_failed_post_mid_append_resends_only_the_rest(emu, tmp_path):
     spool = tmp_path / "spool.data"
     spool.write_bytes(b"".join(json.dumps({"n": n}).encode() + b"\n" for n in range(10)))
     emu.server.faults.add(method="POST", path=r"/drop/", skip=4, status=500, times=-1)
-    progress = Progress()
+    journal = {}
+    progress = CommitProgress(saver=journal.update)
     with pytest.raises(errors.Transient):
         node.commit(str(spool), progress)
-    assert progress.state == {"sent": 4}
+    assert journal == {"sent": 4}  # recorded drop by drop, as acknowledged
     emu.server.faults.clear()
-    node.commit(str(spool), progress)
+    # A later attempt (this mount's resend loop, or the next mount after a crash) starts
+    # from what the journal holds.
+    fresh = at(remote(emu).root(), "weather", "lisbon", "drops.jl")
+    fresh.commit(str(spool), CommitProgress(dict(journal)))
     drops = emu.state.drops[emu.state.paths["/demo/weather/lisbon"]]
     assert [d["elems"]["n"] for d in drops] == list(range(10))  # each exactly once
 
 
-def test_without_core_progress_the_count_survives_in_a_side_file(emu, tmp_path):
+def test_429_on_a_drop_post_is_waited_out_and_sent_once(emu, tmp_path):
     node = at(remote(emu).root(), "weather", "lisbon", "drops.jl")
     spool = tmp_path / "spool.data"
-    spool.write_bytes(b"".join(json.dumps({"n": n}).encode() + b"\n" for n in range(6)))
-    emu.server.faults.add(method="POST", path=r"/drop/", skip=2, status=503, times=-1)
-    with pytest.raises(errors.Transient):
-        node.commit(str(spool))
-    emu.server.faults.clear()
-    at(remote(emu).root(), "weather", "lisbon", "drops.jl").commit(str(spool))  # a new mount
+    spool.write_bytes(b'{"n": 1}\n{"n": 2}\n')
+    rule = emu.server.faults.add(method="POST", path=r"/drop/", skip=1, status=429,
+                                 headers={"Retry-After": "0"}, times=2)
+    node.commit(str(spool), CommitProgress())
     drops = emu.state.drops[emu.state.paths["/demo/weather/lisbon"]]
-    assert [d["elems"]["n"] for d in drops] == list(range(6))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["spool.data"]
+    assert [d["elems"]["n"] for d in drops] == [1, 2] and rule.applied == 2
+
+
+def test_500_on_a_drop_post_is_not_repeated(emu, tmp_path):
+    node = at(remote(emu).root(), "weather", "lisbon", "drops.jl")
+    spool = tmp_path / "spool.data"
+    spool.write_bytes(b'{"n": 1}\n')
+    rule = emu.server.faults.add(method="POST", path=r"/drop/", status=500, times=5)
+    with pytest.raises(errors.Transient):
+        node.commit(str(spool), CommitProgress())
+    assert rule.applied == 1  # the drop may have been stored: the resend decides later
 
 
 def test_429_on_a_page_is_retried(emu):

@@ -20,6 +20,7 @@ import requests
 
 from backends.flowthings.emulator import DEMO_TOKEN, create_server
 from hubfs.emulation import start_in_thread
+from tests.support import wait_until
 
 ID = re.compile(r"^[a-z][0-9a-f]{24}$")
 NOT_LOCATED = "The requested resource could not be located at this address."
@@ -254,21 +255,25 @@ def test_bench_data_has_a_flow_of_100000_drops():
         server.server_close()
 
 
-def test_hubfs_emulate_prints_toml_on_stdout(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "hubfs", "emulate", "flowthings"],
+def test_hubfs_emulate_runs_it_from_its_spec(tmp_path):
+    toml_file = tmp_path / "remote.toml"
+    process = subprocess.Popen([sys.executable, "-m", "hubfs", "emulate", "flowthings",
+                                "--toml-file", str(toml_file)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lines = []
-        while True:
-            line = process.stdout.readline()
-            if not line.strip():
-                break
-            lines.append(line)
-        remote = tomllib.loads("".join(lines))["remotes"]["flowthings-demo"]
+        assert wait_until(lambda: toml_file.exists() and toml_file.stat().st_size > 0, timeout=30)
+        remote = tomllib.loads(toml_file.read_text())["remotes"]["flowthings_demo"]
         assert remote["type"] == "flowthings" and remote["account"] == "demo"
-        answer = requests.get(f"{remote['url']}/v{remote['version']}/demo/flow",
-                              headers={"X-Auth-Token": remote["token"]}, timeout=5)
-        assert answer.status_code == 200
+        assert wait_until(lambda: _answers(remote), timeout=30)
     finally:
         process.terminate()
         process.wait(10)
+    assert "[remotes.flowthings_demo]" in process.stdout.read()
+
+
+def _answers(remote):
+    try:
+        return requests.get(f"{remote['url']}/v{remote['version']}/demo/flow",
+                            headers={"X-Auth-Token": remote["token"]}, timeout=5).status_code == 200
+    except requests.ConnectionError:
+        return False

@@ -3,8 +3,8 @@
 `create_server()` returns a `hubfs.emulation.EmulatorServer` seeded with the `demo` or
 `bench` data set (see `seed`), whose `.state` is the `DataflowKitState` tests can read and
 drive: its clock (seconds) is injectable, so a test moves a running process to finished
-by moving the clock, without sleeping. `main()` (what `hubfs emulate dataflowkit` runs)
-serves it in the foreground and prints the TOML remote that mounts it. The service has no
+by moving the clock, without sleeping. `SPEC` tells `hubfs emulate dataflowkit`, `hubfs
+demo` and the contract tests how to run it and mount it. The service has no
 official client for its task API (protocols/dataflowkit.md section 0), so the emulator is
 checked against the documented requests and responses; it never imports hubfs's own
 Dataflow Kit client. The key below is a published demo value guarding nothing but this
@@ -13,13 +13,10 @@ local server.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import logging
-import sys
 from typing import Callable, Optional
 
-from hubfs.emulation import EmulatorServer, serve_forever
+from hubfs.emulation import EmulatorServer, EmulatorSpec
 
 from .handlers import DataflowKitAPI, not_found
 from .routes import build_router, make_auth
@@ -28,8 +25,8 @@ from .state import DataflowKitState
 
 DEMO_API_KEY = "dfk-demo-0c1d2e3f4a5b6c7d8e9f"
 
-__all__ = ["DEMO_API_KEY", "RUNNING_SECONDS", "create_server", "remote_options", "remote_toml",
-           "main", "DataflowKitState"]
+__all__ = ["SPEC", "DEMO_API_KEY", "RUNNING_SECONDS", "create_server", "remote_options",
+           "DataflowKitState"]
 
 
 def create_server(data: str = "demo", port: int = 0, *, api_key: str = DEMO_API_KEY,
@@ -60,33 +57,11 @@ def remote_options(server) -> dict:
     return {"type": "dataflowkit", "api_key": server.api_key, "url": server.url + "v1"}
 
 
-def remote_toml(name: str, url: str, api_key: str = DEMO_API_KEY) -> str:
-    return (f"[remotes.{name}]\n"
-            f'type = "dataflowkit"\n'
-            f'api_key = "{api_key}"\n'
-            f'url = "{url.rstrip("/")}/v1"\n')
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    """Serve in the foreground: `[--port N] [--data demo|bench] [--name NAME]`. The TOML
-    goes to stdout, everything else to stderr."""
-    parser = argparse.ArgumentParser(prog="hubfs emulate dataflowkit",
-                                     description="Local Dataflow Kit task API emulator.")
-    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free)")
-    parser.add_argument("--data", choices=sorted(SEEDS), default="demo", help="seed data set")
-    parser.add_argument("--name", default="dataflowkit-demo", help="remote name in the printed TOML")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = create_server(args.data, args.port)
-    err = sys.stderr
-    err.write(f"Dataflow Kit emulator ({args.data} data) listening on {server.url} "
-              f"(API under {server.url}v1/)\n"
-              "Add this remote to your hubfs config (the key is the public demo key):\n")
-    err.flush()
-    sys.stdout.write(remote_toml(args.name, server.url, server.api_key) + "\n")
-    sys.stdout.flush()
-    err.write("Press Ctrl-C to stop.\n")
-    serve_forever(server)
-    return 0
+SPEC = EmulatorSpec(
+    type="dataflowkit",
+    create_server=lambda data="demo", port=0: create_server(data, port),
+    remote_options=remote_options,
+    datasets=tuple(sorted(SEEDS)),
+    demo_paths=("tasks",),
+    summary="Dataflow Kit task API: tasks, processes, getlink and signed results storage",
+)

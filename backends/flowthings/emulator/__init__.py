@@ -2,8 +2,8 @@
 
 `create_server()` returns a `hubfs.emulation.EmulatorServer` seeded with the `demo` or
 `bench` data set (see `seed`), whose `.state` is the `FlowthingsState` tests can read and
-change directly; `main()` (what `hubfs emulate flowthings` runs) serves it in the
-foreground and prints the TOML remote that mounts it. No official Python client of the
+change directly; `SPEC` tells `hubfs emulate flowthings`, `hubfs demo` and the contract
+tests how to run it and mount it. No official Python client of the
 service works on current Python (protocols/flowthings.md section 12), so the emulator is
 checked against the documented requests and responses instead; it never imports hubfs's
 own flowthings client. The token below is a published demo value guarding nothing but
@@ -12,12 +12,9 @@ this local server.
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
 from typing import Callable, Optional
 
-from hubfs.emulation import EmulatorServer, serve_forever
+from hubfs.emulation import EmulatorServer, EmulatorSpec
 
 from .handlers import FlowthingsAPI, not_found
 from .routes import RequestHandler, build_router, make_auth
@@ -27,8 +24,8 @@ from .state import FlowthingsState
 DEMO_ACCOUNT = "demo"
 DEMO_TOKEN = "demo-token-7f3c9a1e5b2d4086"
 
-__all__ = ["DEMO_ACCOUNT", "DEMO_TOKEN", "BENCH_DROPS", "BENCH_FLOW", "SINK_FLOW",
-           "create_server", "remote_options", "remote_toml", "main", "FlowthingsState"]
+__all__ = ["SPEC", "DEMO_ACCOUNT", "DEMO_TOKEN", "BENCH_DROPS", "BENCH_FLOW", "SINK_FLOW",
+           "create_server", "remote_options", "FlowthingsState"]
 
 
 def create_server(data: str = "demo", port: int = 0, *, token: str = DEMO_TOKEN,
@@ -60,35 +57,11 @@ def remote_options(server, version: str = "4.0") -> dict:
             "token": server.token, "version": version}
 
 
-def remote_toml(name: str, url: str, token: str = DEMO_TOKEN, version: str = "4.0") -> str:
-    return (f"[remotes.{name}]\n"
-            f'type = "flowthings"\n'
-            f'url = "{url.rstrip("/")}"\n'
-            f'account = "{DEMO_ACCOUNT}"\n'
-            f'token = "{token}"\n'
-            f'version = "{version}"\n')
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    """Serve in the foreground: `[--port N] [--data demo|bench] [--name NAME]`. The TOML
-    goes to stdout, everything else to stderr."""
-    parser = argparse.ArgumentParser(prog="hubfs emulate flowthings",
-                                     description="Local flowthings.io platform API emulator.")
-    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free)")
-    parser.add_argument("--data", choices=sorted(SEEDS), default="demo", help="seed data set")
-    parser.add_argument("--name", default="flowthings-demo", help="remote name in the printed TOML")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = create_server(args.data, args.port)
-    err = sys.stderr
-    err.write(f"flowthings emulator ({args.data} data) listening on {server.url} "
-              f"(API versions 0.1 and 4.0, account {DEMO_ACCOUNT!r})\n"
-              "Add this remote to your hubfs config (the token is the public demo token):\n")
-    err.flush()
-    sys.stdout.write(remote_toml(args.name, server.url, server.token) + "\n")
-    sys.stdout.flush()
-    err.write("Press Ctrl-C to stop.\n")
-    serve_forever(server)
-    return 0
+SPEC = EmulatorSpec(
+    type="flowthings",
+    create_server=lambda data="demo", port=0: create_server(data, port),
+    remote_options=remote_options,
+    datasets=tuple(sorted(SEEDS)),
+    demo_paths=("weather",),
+    summary="flowthings.io platform API (v0.1 and v4.0): flows and drops of account 'demo'",
+)
