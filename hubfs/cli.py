@@ -149,6 +149,10 @@ def cmd_status(args):
                   f"{entry['attempts']} failed attempt(s){reason}) in {cache_dir}")
     if pending == 0:
         print("nothing pending: every written file was sent")
+    for cache_dir in filter(None, cache_dirs):
+        for entry in daemon.broken_entries(cache_dir):
+            print(f"set aside {entry['where']}: {entry['reason']} (data kept in "
+                  f"{entry['data'] or 'nowhere: it was missing'}) in {cache_dir}")
     return 0
 
 
@@ -199,7 +203,10 @@ def cmd_cat(args):
         if node.kind is Kind.SIZED:
             offset = 0
             while offset < node.size:
-                data = node.read(offset, min(4 << 20, node.size - offset))
+                data = node.read(offset, min(4 << 20, node.size - offset), node.version)
+                if not data:  # the service has fewer bytes than it said: never loop
+                    raise errors.Transient(f"{args.target}: short read at byte {offset} of "
+                                           f"{node.size}")
                 out.write(data)
                 offset += len(data)
         else:

@@ -142,6 +142,7 @@ def run(config, mountpoint, read_only, only, log_file, on_ready):
             log.info("mounting %s at %s (cache %s%s)", ", ".join(sorted(remotes)), mountpoint,
                      config.cache_dir, ", read-only" if read_only else "")
             serve(root, mountpoint, cache, spool, remotes, read_only=read_only,
+                  memory_budget=config.memory_budget,
                   remote_name=only, on_ready=on_ready)
         finally:
             try:
@@ -228,6 +229,15 @@ def pending_entries(cache_dir):
     if not cache_dir or not os.path.isdir(os.path.join(cache_dir, "spool")):
         return []
     return Spool(cache_dir).pending()
+
+
+def broken_entries(cache_dir):
+    """Journal entries set aside as unsendable in *cache_dir* (see `hubfs.cache.spool`)."""
+    from hubfs.cache.spool import Spool
+
+    if not cache_dir or not os.path.isdir(os.path.join(cache_dir, "spool")):
+        return []
+    return Spool(cache_dir).broken()
 
 
 def pending_paths(state):
