@@ -20,6 +20,8 @@ import hubfs
 from hubfs import errors
 from hubfs.http import DEFAULT_POLICY, HttpClient
 
+from . import redaction
+
 _CONTENT_RANGE = re.compile(r"^bytes (?:\d+-\d+|\*)/(\d+)$")
 
 
@@ -32,6 +34,7 @@ class Client:
         self.name = name
         self.url = url.rstrip("/")
         self._key = {"api_key": api_key}
+        redaction.install()
         self.http = HttpClient(name, headers={"User-Agent": f"hubfs/{hubfs.__version__}"},
                                policy=policy)
 

@@ -17,7 +17,7 @@ import importlib
 from typing import Callable, Optional
 
 # Modules of `tests/contract/harnesses/`, one per backend type that has an emulator.
-NAMES = ["scrapinghub"]
+NAMES = ["scrapinghub", "flowthings", "dataflowkit"]
 
 
 @dataclasses.dataclass
