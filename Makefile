@@ -28,6 +28,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/scrapinghub_items.py
 	$(BIN)/python bench/scrapinghub_collections.py
+	$(BIN)/python bench/flowthings_drops.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -30,11 +30,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_emulator(data="demo"):
-    """Start `hubfs emulate scrapinghub` on CPU 0; returns `(process, url)` once healthy."""
+def start_emulator(data="demo", type_name="scrapinghub"):
+    """Start `hubfs emulate TYPE` on CPU 0; returns `(process, url)` once healthy."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    process = subprocess.Popen(pinned(0, [sys.executable, "-m", "hubfs", "emulate", "scrapinghub",
+    process = subprocess.Popen(pinned(0, [sys.executable, "-m", "hubfs", "emulate", type_name,
                                           "--data", data, "--port", str(port)]),
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):

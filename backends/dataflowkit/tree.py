@@ -84,6 +84,18 @@ def results_note(process, file_name):
     return WHY_NOT.get(status, f"none: the process is {status}")
 
 
+def _id_of(site, name, what):
+    """The service id a file name stands for; `NotFound` for a name no id can give (an
+    id in a URL path cannot be empty, `.`, `..` or hold `/`)."""
+    try:
+        value = names.unescape(name)
+    except InvalidContent:
+        value = None
+    if not value or "/" in value or value in (".", ".."):
+        raise NotFound(f"{site.name}: no {what} {name!r}")
+    return value
+
+
 class TasksDir(Dir):
     def __init__(self, site):
         super().__init__("tasks", site.started)
@@ -96,13 +108,7 @@ class TasksDir(Dir):
                 yield TaskDir(self.site, task, name)
 
     def child(self, name):
-        try:
-            task_id = names.unescape(name)
-        except InvalidContent:
-            raise NotFound(f"{self.site.name}: no task {name!r}") from None
-        if not task_id or "/" in task_id or task_id in (".", ".."):
-            raise NotFound(f"{self.site.name}: no task {name!r}")
-        return TaskDir(self.site, self.site.client.task(task_id), name)
+        return TaskDir(self.site, self.site.client.task(_id_of(self.site, name, "task")), name)
 
 
 class TaskDir(Dir):
@@ -147,15 +153,9 @@ class ProcessesDir(Dir):
                 yield ProcessDir(self, process, name)
 
     def child(self, name):
-        try:
-            process_id = names.unescape(name)
-        except InvalidContent:
-            raise NotFound(f"{self.site.name}: no process {name!r}") from None
-        if not process_id or "/" in process_id or process_id in (".", ".."):
-            raise NotFound(f"{self.site.name}: no process {name!r}")
-        process = self.site.client.process(process_id)
+        process = self.site.client.process(_id_of(self.site, name, "process"))
         if process.get("taskID") not in (None, self.task_dir.task["id"]):
-            raise NotFound(f"{self.site.name}: process {process_id} belongs to another task")
+            raise NotFound(f"{self.site.name}: process {process['id']} belongs to another task")
         return ProcessDir(self, process, name)
 
 

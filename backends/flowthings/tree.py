@@ -76,11 +76,10 @@ class FlowDir(Dir):
             segment = rest.split("/", 1)[0]
             if not segment:
                 continue
-            entry = seen.setdefault(segment, None)
             if "/" not in rest:
-                seen[segment] = flow
-            elif entry is None:
-                seen[segment] = None
+                seen[segment] = flow  # the child flow itself
+            else:
+                seen.setdefault(segment, None)  # only flows below it, so far
         for segment in sorted(seen):
             name = names.file_name(segment)
             if name is None or name in FILES:

@@ -16,6 +16,7 @@ from hubfs import errors
 from hubfs.emulation import start_in_thread
 from hubfs.http import RetryPolicy
 from hubfs.tree import Kind
+from tests.dataflowkit_export import download
 
 FAST = RetryPolicy(attempts=3, backoff=0.01, backoff_max=0.05, read_timeout=5)
 
@@ -38,12 +39,6 @@ def task_named(emu, name):
 
 def processes(emu, task):
     return [p for p in emu.state.processes.values() if p.task_id == task["id"]]
-
-
-def download(emu, results_name):
-    link = requests.get(f"{emu.url}v1/getlink", params={"api_key": DEMO_API_KEY},
-                        data=results_name, timeout=5).text
-    return requests.get(link, timeout=5).content
 
 
 def process_dir(emu, task_name, index):
@@ -75,7 +70,7 @@ def test_results_file_is_the_downloaded_file_with_its_real_size(emu, task, ext):
     node = process_dir(emu, task, 0)
     assert [c.name for c in node.children()] == ["process.json", f"results.{ext}"]
     results = node.child(f"results.{ext}")
-    expected = download(emu, emu.state.processes[node.process["id"]].results_name)
+    expected = download(emu.url, emu.state.processes[node.process["id"]].results_name)
     assert results.kind is Kind.SIZED and results.size == len(expected)
     assert results.read(0, results.size) == expected
     assert results.read(7, 100) == expected[7:107]
@@ -122,7 +117,7 @@ def test_running_process_gets_its_results_when_the_clock_moves(emu):
 
 def test_expired_link_is_fetched_again(emu):
     results = process_dir(emu, "books", 0).child("results.csv")
-    expected = download(emu, results.results)
+    expected = download(emu.url, results.results)
     emu.clock["now"] += 7200  # the link from the lookup has expired
     assert results.read(0, results.size) == expected
 

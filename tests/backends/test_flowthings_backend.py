@@ -8,14 +8,14 @@ elements plain. Demo seed: see backends/flowthings/emulator/seed.py.
 import json
 
 import pytest
-import requests
 
 from backends.flowthings import Remote
-from backends.flowthings.emulator import DEMO_TOKEN, create_server, remote_options
+from backends.flowthings.emulator import create_server, remote_options
 from hubfs import errors
 from hubfs.emulation import start_in_thread
 from hubfs.http import RetryPolicy
 from hubfs.tree import CommitProgress
+from tests.flowthings_export import expected_drops
 
 FAST = RetryPolicy(attempts=3, backoff=0.01, backoff_max=0.05, read_timeout=5)
 
@@ -39,20 +39,6 @@ def at(node, *names):
 
 def content(node):
     return b"".join(chunk for chunk, _ in node.render())
-
-
-def expected_drops(emu, path):
-    """drops.jl as a user's own script would write it from the API."""
-    flow = emu.state.paths[path]
-    lines, skip = [], 0
-    while True:
-        page = requests.get(f"{emu.url}v4.0/demo/drop/{flow}", headers={"X-Auth-Token": DEMO_TOKEN},
-                            params={"sort": "creationDate", "order": "asc", "limit": 50, "skip": skip},
-                            timeout=5).json()["body"]
-        if not page:
-            return b"".join(lines)
-        lines += [json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for d in page]
-        skip += len(page)
 
 
 def names(node):

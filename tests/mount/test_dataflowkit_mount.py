@@ -8,15 +8,15 @@ moves it. Expected results bytes come from `getlink` + a GET of the link, done b
 import errno
 import json
 import os
-import subprocess
 
 import openpyxl
 import pytest
-import requests
 
-from backends.dataflowkit.emulator import DEMO_API_KEY, RUNNING_SECONDS, create_server, remote_options
+from backends.dataflowkit.emulator import RUNNING_SECONDS, create_server, remote_options
 from hubfs.emulation import start_in_thread
 from hubfs.fuse.mount import is_mounted
+from tests.dataflowkit_export import download
+from tests.tree_copies import assert_copies_reproduce
 from tests.support import Mount, hubfs, requires_fuse, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
@@ -61,12 +61,6 @@ def process_path(mount, emulator, name, index):
     return at(mount, "tasks", task_id(emulator, name), "processes", process_ids(emulator, name)[index])
 
 
-def download(emulator, results_name):
-    link = requests.get(f"{emulator.url}v1/getlink", params={"api_key": DEMO_API_KEY},
-                        data=results_name, timeout=5).text
-    return requests.get(link, timeout=5).content
-
-
 def read(path):
     with open(path, "rb") as fh:
         return fh.read()
@@ -86,7 +80,7 @@ def test_tree_layout(mount, emulator):
 def test_results_read_byte_exact_with_the_real_size(mount, emulator, name, ext):
     directory = process_path(mount, emulator, name, 0)
     assert sorted(os.listdir(directory)) == sorted(["process.json", f"results.{ext}"])
-    expected = download(emulator, emulator.state.processes[process_ids(emulator, name)[0]].results_name)
+    expected = download(emulator.url, emulator.state.processes[process_ids(emulator, name)[0]].results_name)
     results = os.path.join(directory, f"results.{ext}")
     assert os.stat(results).st_size == len(expected)
     assert read(results) == expected
@@ -108,26 +102,7 @@ def test_processes_without_results_have_only_process_json(mount, emulator, name,
 
 def test_cp_tar_rsync_on_a_task_tree(mount, emulator, tmp_path):
     source = at(mount, "tasks", task_id(emulator, "books"))
-    copy = tmp_path / "copy"
-    subprocess.run(["cp", "-a", source, str(copy)], check=True)
-    assert subprocess.run(["diff", "-r", source, str(copy)]).returncode == 0
-    for directory, _dirs, files in os.walk(source):
-        for name in files:
-            a = os.stat(os.path.join(directory, name))
-            b = os.stat(os.path.join(copy, os.path.relpath(directory, source), name))
-            assert (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
-
-    def tar(directory):
-        return subprocess.run(["tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner",
-                               "-C", directory, "-cf", "-", "."], check=True, capture_output=True).stdout
-
-    assert tar(source) == tar(str(copy)) == tar(source)
-    target = tmp_path / "rsync"
-    subprocess.run(["rsync", "-a", source + "/", str(target)], check=True)
-    assert subprocess.run(["diff", "-r", source, str(target)]).returncode == 0
-    again = subprocess.run(["rsync", "-a", "--itemize-changes", source + "/", str(target)],
-                           check=True, capture_output=True, text=True)
-    assert again.stdout == ""
+    assert_copies_reproduce(source, tmp_path)
 
 
 def test_running_process_shows_its_results_once_finished(emulator, config, tmp_path):

@@ -17,6 +17,8 @@ import requests
 from backends.flowthings.emulator import DEMO_TOKEN, create_server, remote_options
 from hubfs.emulation import start_in_thread
 from hubfs.fuse.mount import is_mounted
+from tests.flowthings_export import expected_drops
+from tests.tree_copies import assert_copies_reproduce
 from tests.support import Mount, hubfs, requires_fuse, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
@@ -49,18 +51,6 @@ def at(mount, *parts):
 def api(emulator, method, where, **kwargs):
     return requests.request(method, f"{emulator.url}v4.0/demo{where}",
                             headers={"X-Auth-Token": DEMO_TOKEN}, timeout=5, **kwargs).json()["body"]
-
-
-def expected_drops(emulator, path):
-    flow = emulator.state.paths[path]
-    lines, skip = [], 0
-    while True:
-        page = api(emulator, "GET", f"/drop/{flow}", params={"sort": "creationDate", "order": "asc",
-                                                              "limit": 100, "skip": skip})
-        if not page:
-            return b"".join(lines)
-        lines += [json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for d in page]
-        skip += len(page)
 
 
 def read(path):
@@ -96,27 +86,7 @@ def test_cat_drops_and_flow_json(mount, emulator):
 
 def test_cp_tar_rsync_on_a_flow_tree(mount, tmp_path):
     source = at(mount, "weather")
-    copy = tmp_path / "copy"
-    subprocess.run(["cp", "-a", source, str(copy)], check=True)
-    assert subprocess.run(["diff", "-r", source, str(copy)]).returncode == 0
-    for directory, _dirs, files in os.walk(source):
-        for name in files:
-            a = os.stat(os.path.join(directory, name))
-            b = os.stat(os.path.join(copy, os.path.relpath(directory, source), name))
-            assert (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
-
-    def tar(directory):
-        return subprocess.run(["tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner",
-                               "-C", directory, "-cf", "-", "."], check=True, capture_output=True).stdout
-
-    assert tar(source) == tar(str(copy)) == tar(source)
-
-    target = tmp_path / "rsync"
-    subprocess.run(["rsync", "-a", source + "/", str(target)], check=True)
-    assert subprocess.run(["diff", "-r", source, str(target)]).returncode == 0
-    again = subprocess.run(["rsync", "-a", "--itemize-changes", source + "/", str(target)],
-                           check=True, capture_output=True, text=True)
-    assert again.stdout == ""  # the second run transfers nothing
+    assert_copies_reproduce(source, tmp_path)
 
 
 def test_appended_lines_become_drops(mount, emulator):

@@ -48,13 +48,11 @@ def remote(handle, api_key=None):
 
 def known_bytes(handle):
     from backends.dataflowkit.emulator import DEMO_API_KEY
+    from tests.dataflowkit_export import download
 
-    base = f"{handle.url}v1"
-    process = requests.post(f"{base}/processes/{BOOKS_RUNS[0]}/info", params={"api_key": DEMO_API_KEY},
-                            timeout=10).json()
-    link = requests.get(f"{base}/getlink", params={"api_key": DEMO_API_KEY}, data=process["results"],
-                        timeout=10).text
-    return requests.get(link, timeout=10).content
+    process = requests.post(f"{handle.url}v1/processes/{BOOKS_RUNS[0]}/info",
+                            params={"api_key": DEMO_API_KEY}, timeout=10).json()
+    return download(handle.url, process["results"])
 
 
 HARNESS = Harness(

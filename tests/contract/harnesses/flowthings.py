@@ -9,9 +9,6 @@ tests/faults/test_flowthings_faults.py.
 """
 
 import contextlib
-import json
-
-import requests
 
 from tests.contract.harness import Harness
 
@@ -37,18 +34,9 @@ def remote(handle, token=None):
 
 
 def known_bytes(handle):
-    from backends.flowthings.emulator import DEMO_TOKEN
+    from tests.flowthings_export import expected_drops
 
-    flow = handle.server.state.paths[KNOWN_FLOW]
-    lines, skip = [], 0
-    while True:
-        page = requests.get(f"{handle.url}v4.0/demo/drop/{flow}", headers={"X-Auth-Token": DEMO_TOKEN},
-                            params={"sort": "creationDate", "order": "asc", "limit": 10, "skip": skip},
-                            timeout=10).json()["body"]
-        if not page:
-            return b"".join(lines)
-        lines += [json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for d in page]
-        skip += len(page)
+    return expected_drops(handle, KNOWN_FLOW)
 
 
 HARNESS = Harness(
