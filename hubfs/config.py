@@ -54,7 +54,7 @@ class Config:
     spool_max_bytes: int | None = None
     spool_min_free: int = 64 * 1024**2
     memory_budget: int = 128 * 1024**2  # read-ahead and kept blocks of sized files
-    deadline: float = 120.0  # one call to a service, retries and waits included
+    deadline: float = 30.0  # one call to a service, retries and waits included
     retry_attempts: int = 6
     retry_backoff: float = 0.25
     timeout: float = 60.0

@@ -198,6 +198,12 @@ def umount(mountpoint, timeout=120.0, lazy=False):
                                     "finishes when they are closed)")
         if result != "ok":
             raise errors.HubfsError(f"{mountpoint}: unmount failed: {result}")
+        if lazy:
+            # Files may still be open there: the daemon serves them until they are closed,
+            # then sends what is pending and exits. Nothing to wait for here.
+            print(f"hubfs: detached {mountpoint}; daemon pid {pid} finishes once the files "
+                  "open there are closed")
+            return 0
     if pid is not None:
         started = time.monotonic()
         announced = None

@@ -73,6 +73,10 @@ class SizedReader:
             parts.append(data[max(0, offset - start):offset + length - start])
         if last > first or (offset + length) % BLOCK_SIZE == 0:
             self.window = min(MAX_WINDOW, self.window * 2)
+            # A sequential reader is done with the blocks behind it (the kernel's page
+            # cache has their pages): they give their room back to read-ahead.
+            for behind in range(max(0, first - 2), last if (offset + length) % BLOCK_SIZE else last + 1):
+                self.blocks.discard(self._block_key(behind))
         return b"".join(parts)
 
     def _read_ahead(self, last):
@@ -90,7 +94,7 @@ class SizedReader:
             self.spawn(self._fetch_block, index, size)
 
     async def _block(self, index):
-        """The bytes of block *index*, fetched now unless cached or on its way."""
+        """The bytes of block *index*: cached, on its way (wait for it), or fetched now."""
         while True:
             data = self.blocks.get(self._block_key(index))
             if data is not None:
@@ -100,27 +104,28 @@ class SizedReader:
                 raise failed
             event = self._fetching.get(index)
             if event is None:
-                _, size = self._block_range(index)
-                self.blocks.reserve(size, need=True)
-                self._fetching[index] = trio.Event()
-                await self._fetch_block(index, size)
-                continue
+                break
+            # Another fetch of it is under way; if its block is evicted before we look (a
+            # tight budget), the loop fetches it once more, and that fetch is ours.
             await event.wait()
-            data = self.blocks.get(self._block_key(index))
-            if data is not None:
-                return data
-            failed = self._failed.pop(index, None)
-            if failed is not None:
-                raise failed
-            # Fetched, then evicted before we looked (a tight budget): fetch it again.
+        _, size = self._block_range(index)
+        self.blocks.reserve(size, need=True)
+        self._fetching[index] = trio.Event()
+        data = await self._fetch_block(index, size)
+        if data is None:
+            raise self._failed.pop(index)
+        return data
 
     async def _fetch_block(self, index, size):
+        """Fetch block *index* into the cache and return it (None when it failed: the
+        error waits in `_failed` for the reader that needs the block)."""
         start, _ = self._block_range(index)
         event = self._fetching[index]
         try:
             async with self._slots:
                 data = await self._fetch_range(start, size)
             self.blocks.put(self._block_key(index), data, size)
+            return data
         except BaseException as exc:
             self.blocks.unreserve(size)
             if isinstance(exc, Exception):

@@ -68,6 +68,13 @@ class BlockCache:
             _, data = self._blocks.popitem(last=False)
             self._cached -= len(data)
 
+    def discard(self, key):
+        """Forget one block (a sequential reader is past it: the kernel has its pages)."""
+        with self._lock:
+            data = self._blocks.pop(key, None)
+            if data is not None:
+                self._cached -= len(data)
+
     def drop_file(self, file_key):
         """Forget every block of *file_key* (any version)."""
         with self._lock:

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from tests.contract.harness import load_all
-from tests.support import Mount, write_config
+from tests.support import Mount, no_faults, write_config
 
 HARNESSES = load_all()
 REMOTE = "remote"  # the remote's name in every contract config
@@ -34,10 +34,8 @@ def emulator(harness):
 @pytest.fixture
 def clean(emulator):
     """The module's emulator with no fault rules and an empty request log."""
-    emulator.server.faults.clear()
-    emulator.server.requests.clear()
-    yield emulator
-    emulator.server.faults.clear()
+    with no_faults(emulator) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")
