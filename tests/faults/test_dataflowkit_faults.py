@@ -14,7 +14,7 @@ import requests
 
 from backends.dataflowkit.emulator import DEMO_API_KEY, create_server, remote_options
 from hubfs.emulation import start_in_thread
-from tests.support import Mount, requires_fuse, write_config
+from tests.support import Mount, no_faults, requires_fuse, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -36,9 +36,8 @@ def emulator():
 
 @pytest.fixture(autouse=True)
 def no_faults_left(emulator):
-    emulator.server.faults.clear()
-    yield
-    emulator.server.faults.clear()
+    with no_faults(emulator):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from hubfs.daemon import read_state
 from hubfs.emulation import start_in_thread
 from hubfs.fuse.mount import is_mounted
 from tests.flowthings_export import expected_drops
-from tests.support import Mount, hubfs, requires_fuse, wait_until, write_config
+from tests.support import Mount, no_faults, pending_in, requires_fuse, wait_until, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -47,9 +47,8 @@ def emulator():
 
 @pytest.fixture(autouse=True)
 def no_faults_left(emulator):
-    emulator.server.faults.clear()
-    yield
-    emulator.server.faults.clear()
+    with no_faults(emulator):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -153,17 +152,18 @@ def test_failed_append_is_eio_kept_and_finished_by_the_next_mount_once(emulator,
             closed = exc.errno
         assert closed == errno.EIO
         assert len(emulator.state.drops[flow]) == before + 3
-        assert "pending /ft/weather/lisbon/drops.jl" in hubfs("status").stdout
+        assert [line for line in pending_in(first.cache_dir)
+                if line.startswith("pending /ft/weather/lisbon/drops.jl")]
         # Leave it to the next mount: stop this daemon without letting it drain.
         pid = read_state(first.path)["pid"]
         os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout=5)
         subprocess.run(["fusermount3", "-uz", first.path], capture_output=True)
     emulator.server.faults.clear()
-    with Mount(tmp_path, config):
+    with Mount(tmp_path, config) as second:
         assert wait_until(lambda: len(emulator.state.drops[flow]) == before + 8, timeout=60), \
             [d["elems"] for d in emulator.state.drops[flow][before:]]
-    assert "nothing pending" in hubfs("status", "--config", config).stdout
+    assert pending_in(second.cache_dir) == []
     sent = [d["elems"]["n"] for d in emulator.state.drops[flow] if d["elems"].get("batch") == "kept"]
     assert sent == list(range(8))  # every drop once, in order
 
