@@ -164,3 +164,18 @@ def test_a_read_pinned_to_another_version_is_a_conflict(emu):
     assert results.version and results.read(0, 10, version=results.version)
     with pytest.raises(errors.Conflict):
         results.read(0, 10, version='"not-this-one"')
+
+
+def test_spec_builds_and_mounts_the_emulator_and_its_demo_paths_exist():
+    from backends.dataflowkit.emulator import SPEC
+
+    assert SPEC.type == "dataflowkit" and set(SPEC.datasets) == {"demo", "bench"}
+    with start_in_thread(SPEC.create_server(data="bench", port=0)) as handle:
+        options = SPEC.remote_options(handle.server)
+        assert options.pop("type") == "dataflowkit"
+        root = Remote("demo", options, policy=FAST).root()
+        for path in SPEC.demo_paths:
+            node = root
+            for name in path.split("/"):
+                node = node.child(name)
+            assert len(list(node.children())) == 6  # the five demo tasks and `bulk`

@@ -206,3 +206,15 @@ def test_envelope_errors_become_neutral_errors(emu):
     emu.server.faults.add(path=r"/flow", status=200, body="<html>not json</html>", times=1)
     with pytest.raises(errors.ServiceError, match="not a flowthings envelope"):
         r.client.check()
+
+
+def test_spec_builds_and_mounts_the_emulator_and_its_demo_paths_exist():
+    from backends.flowthings.emulator import SPEC
+
+    assert SPEC.type == "flowthings" and set(SPEC.datasets) == {"demo", "bench"}
+    with start_in_thread(SPEC.create_server(data="demo", port=0)) as handle:
+        options = SPEC.remote_options(handle.server)
+        assert options.pop("type") == "flowthings"
+        root = Remote("demo", options, policy=FAST).root()
+        for path in SPEC.demo_paths:
+            assert list(at(root, *path.split("/")).children())
