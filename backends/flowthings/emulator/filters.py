@@ -14,7 +14,7 @@ import re
 
 _TYPE_OF = {bool: "boolean", int: "integer", float: "float", str: "string", dict: "map",
             list: "list", type(None): "null"}
-_MISSING = object()
+MISSING = object()
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _MEMBER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z0-9_$]+)*")
 _COMPARE = ("==", "!=", "<=", ">=", "<", ">")
@@ -26,19 +26,19 @@ class FilterError(ValueError):
 
 
 def member_value(obj, dotted):
-    """The value at a dotted path in *obj*, or `_MISSING`."""
+    """The value at a dotted path in *obj*, or `MISSING`."""
     value = obj
     for part in dotted.split("."):
         if isinstance(value, dict) and part in value:
             value = value[part]
         else:
-            return _MISSING
+            return MISSING
     return value
 
 
 def _compare(op, left, right):
-    if left is _MISSING or right is _MISSING:
-        return op == "!=" and not (left is _MISSING and right is _MISSING)
+    if left is MISSING or right is MISSING:
+        return op == "!=" and not (left is MISSING and right is MISSING)
     numbers = (int, float)
     if isinstance(left, bool) or isinstance(right, bool):
         comparable = type(left) is type(right)
@@ -126,7 +126,7 @@ class _Parser:
     def primary(self):
         if self.keyword("EXISTS"):
             name = self.member()
-            return lambda obj: member_value(obj, name) is not _MISSING
+            return lambda obj: member_value(obj, name) is not MISSING
         if self.keyword("HAS"):
             wanted = self.member()
             return lambda obj: any(_TYPE_OF.get(type(v)) == wanted
@@ -290,7 +290,7 @@ class _Member:
 def _age(obj, field, now_ms):
     created = member_value(obj, field)
     if isinstance(created, bool) or not isinstance(created, (int, float)):
-        return _MISSING
+        return MISSING
     return now_ms - created
 
 

@@ -42,9 +42,10 @@ def _json_body(request):
         raise HTTPError(error(400, "The request body is not valid JSON.")) from None
 
 
-def _int(request, names, default, low=0):
+def _int(query, names, default, low=0):
+    """The first of the parameters *names* in *query* (anything with `.get`) as an int."""
     for name in names:
-        raw = request.query.get(name)
+        raw = query.get(name)
         if raw is not None:
             try:
                 value = int(raw)
@@ -79,9 +80,8 @@ class FlowthingsAPI:
             predicate = filters.parse(query.get("filter"), self.state.now())
         except filters.FilterError as exc:
             raise HTTPError(error(400, str(exc))) from None
-        fake = _Params(query)
-        limit = min(_int(fake, ("limit",), DEFAULT_LIMIT, low=1), self.state.max_limit)
-        skip = _int(fake, ("skip", "start"), 0)
+        limit = min(_int(query, ("limit",), DEFAULT_LIMIT, low=1), self.state.max_limit)
+        skip = _int(query, ("skip", "start"), 0)
         sort, order = query.get("sort"), (query.get("order") or "asc").lower()
         if order not in ("asc", "desc"):
             raise HTTPError(error(400, "order must be asc or desc."))
@@ -95,8 +95,8 @@ class FlowthingsAPI:
         if sort in (None, ""):
             chosen.reverse()
         elif sort != "creationDate" or order == "desc":
-            missing = [o for o in chosen if filters.member_value(o, sort) is filters._MISSING]
-            present = [o for o in chosen if filters.member_value(o, sort) is not filters._MISSING]
+            missing = [o for o in chosen if filters.member_value(o, sort) is filters.MISSING]
+            present = [o for o in chosen if filters.member_value(o, sort) is not filters.MISSING]
             try:
                 present.sort(key=lambda o: filters.member_value(o, sort), reverse=order == "desc")
             except TypeError:
@@ -240,13 +240,6 @@ class FlowthingsAPI:
             self.state.delete_drops(flow)
             return {}
         return self.run(delete)
-
-
-class _Params:
-    """Just enough of a `Request` for `_int` over a plain dict of parameters."""
-
-    def __init__(self, values):
-        self.query = values
 
 
 def not_found(request: Request) -> Response:
