@@ -114,13 +114,15 @@ class FlowDir(Dir):
             raise InvalidContent(f"{self.where}: {name!r}: a flow name holds letters, digits, "
                                  f"'-', '_', ':' and '.', and a flow path at most {PATH_MAX} "
                                  "characters")
-        flow = self.site.client.create_flow(path)
-        return FlowDir(self.site, path, flow, name)
+        made = FlowDir(self.site, path, self.site.client.create_flow(path), name)
+        # The core takes a directory made by mkdir to start empty; a new flow already
+        # holds flow.json and drops.jl, so what it lists must not be trusted for long.
+        made.ttl = 0.0
+        return made
 
     def create(self, name):
         if name == DROPS_JL and self.flow is not None:
-            # The core lists a directory made by `mkdir` as empty until its listing
-            # expires, so an append to the new flow's drops.jl arrives as a create.
+            # An O_CREAT open of drops.jl in a flow whose listing was not asked for yet.
             return DropsFile(self)
         raise ReadOnly(f"{self.where}: only flow.json and drops.jl live in a flow directory "
                        "(mkdir makes a child flow)")

@@ -123,12 +123,11 @@ def test_bad_lines_are_einval_at_close_and_send_nothing(mount, emulator, data, r
 def test_mkdir_creates_a_flow_to_append_to(mount, emulator, config, tmp_path):
     os.mkdir(at(mount, "sensors", "attic"))
     assert "/demo/sensors/attic" in emulator.state.paths
+    assert os.listdir(at(mount, "sensors", "attic")) == ["flow.json", "drops.jl"]
     assert append(at(mount, "sensors", "attic", "drops.jl"), b'{"first": true}\n') == 0
     flow = emulator.state.paths["/demo/sensors/attic"]
     assert [d["elems"] for d in emulator.state.drops[flow]] == [{"first": True}]
     assert read(at(mount, "sensors", "attic", "drops.jl")).count(b"\n") == 1
-    # The core shows a directory made by mkdir as empty until its listing expires (60 s);
-    # a fresh mount lists the new flow's files at once.
     with Mount(tmp_path, config, name="again") as fresh:
         assert os.listdir(at(fresh, "sensors", "attic")) == ["flow.json", "drops.jl"]
     with pytest.raises(OSError) as raised:
