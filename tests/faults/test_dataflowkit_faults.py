@@ -143,7 +143,7 @@ def test_key_revoked_after_mount_gives_eacces(mount, emulator):
 def test_wrong_key_refuses_the_mount_with_the_remote_named(emulator, tmp_path):
     bad = write_config(tmp_path, {"dfk": {**remote_options(emulator.server), "api_key": "revoked-key"}})
     mount = Mount(tmp_path, bad)
-    with pytest.raises(AssertionError, match="remote 'dfk'.*refused"):
+    with pytest.raises(AssertionError, match="remote 'dfk'.*refused.*Invalid API key"):
         mount.__enter__()
     assert "revoked-key" not in mount.log()
 

@@ -14,10 +14,9 @@ import pytest
 
 from backends.dataflowkit.emulator import RUNNING_SECONDS, create_server, remote_options
 from hubfs.emulation import start_in_thread
-from hubfs.fuse.mount import is_mounted
 from tests.dataflowkit_export import download
 from tests.tree_copies import assert_copies_reproduce
-from tests.support import Mount, hubfs, requires_fuse, write_config
+from tests.support import Mount, requires_fuse, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -133,14 +132,3 @@ def test_everything_is_read_only(mount, emulator):
         with pytest.raises(OSError) as raised:
             os.close(os.open(path, flags))
         assert raised.value.errno == errno.EROFS
-
-
-def test_wrong_key_refuses_to_mount_naming_the_remote(emulator, tmp_path):
-    bad = write_config(tmp_path, {"dfk": {**remote_options(emulator.server), "api_key": "wrong-key-456"}})
-    target = tmp_path / "mnt"
-    target.mkdir()
-    result = hubfs("mount", "--config", bad, "--cache-dir", str(tmp_path / "c"), str(target), check=False)
-    assert result.returncode != 0
-    assert "remote 'dfk'" in result.stderr and "Invalid API key" in result.stderr
-    assert "wrong-key-456" not in result.stderr + result.stdout
-    assert not is_mounted(str(target))

@@ -16,10 +16,9 @@ import requests
 
 from backends.flowthings.emulator import DEMO_TOKEN, create_server, remote_options
 from hubfs.emulation import start_in_thread
-from hubfs.fuse.mount import is_mounted
 from tests.flowthings_export import expected_drops
 from tests.tree_copies import assert_copies_reproduce
-from tests.support import Mount, hubfs, requires_fuse, write_config
+from tests.support import Mount, requires_fuse, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -148,14 +147,3 @@ def test_files_other_than_drops_are_read_only(mount):
         with pytest.raises(OSError) as raised:
             os.close(os.open(path, flags))
         assert raised.value.errno == errno.EROFS
-
-
-def test_wrong_token_refuses_to_mount_naming_the_remote(emulator, tmp_path):
-    bad = write_config(tmp_path, {"ft": {**remote_options(emulator.server), "token": "wrong-token-123"}})
-    target = tmp_path / "mnt"
-    target.mkdir()
-    result = hubfs("mount", "--config", bad, "--cache-dir", str(tmp_path / "c"), str(target), check=False)
-    assert result.returncode != 0
-    assert "remote 'ft'" in result.stderr and "refused" in result.stderr
-    assert "wrong-token-123" not in result.stderr + result.stdout
-    assert not is_mounted(str(target))
