@@ -1,16 +1,18 @@
 """The flowthings backend's harness for the contract suite (demo seed data).
 
 Known file: `weather/berlin/drops.jl` (24 drops); its expected bytes are built from the
-emulator's API with plain `requests` paging, never from hubfs. The backend's writes are
-appends to drops.jl, not the replace-a-file writes the writing contract exercises (and a
-flow directory takes no new file names), so the harness declares no `Writable`; drop
-appends are tested in tests/mount/test_flowthings_mount.py and
-tests/faults/test_flowthings_faults.py.
+emulator's API with plain `requests` paging, never from hubfs. The backend's only writes
+are appends to drops.jl (a flow directory takes no new file names, and nothing is
+replaced), so the harness has an `appendable` place, `sensors/garage/drops.jl`, and no
+replace-a-file `writable` one.
 """
 
 import contextlib
+import json
 
-from tests.contract.harness import Harness
+import requests
+
+from tests.contract.harness import Harness, Writable
 
 KNOWN_FLOW = "/demo/weather/berlin"
 
@@ -39,6 +41,32 @@ def known_bytes(handle):
     return expected_drops(handle, KNOWN_FLOW)
 
 
+APPEND_FLOW = "/demo/sensors/garage"
+
+
+def read_elems(handle, name):
+    """The `elems` of every drop of the append flow, oldest first, one compact JSON line
+    each, read with plain `requests` (an appended line `{...}` becomes a drop whose
+    elems are that object)."""
+    from backends.flowthings.emulator import DEMO_TOKEN
+
+    assert name == "drops.jl"
+    flow = handle.server.state.paths[APPEND_FLOW]
+    lines, skip = [], 0
+    while True:
+        page = requests.get(f"{handle.url}v4.0/demo/drop/{flow}", headers={"X-Auth-Token": DEMO_TOKEN},
+                            params={"sort": "creationDate", "order": "asc", "limit": 100, "skip": skip},
+                            timeout=10).json()["body"]
+        if not page:
+            return b"".join(lines)
+        lines += [compact(d["elems"]) for d in page]
+        skip += len(page)
+
+
+def compact(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
 HARNESS = Harness(
     type="flowthings",
     start=start,
@@ -51,4 +79,14 @@ HARNESS = Harness(
     missing=["nothing", "weather/nothing", "sensors/flow.json", "sensors/drops.jl",
              "weather/berlin/nothing.jl"],
     read_only_file="weather/flow.json",
+    appendable=Writable(
+        directory="sensors/garage",
+        existing="drops.jl",
+        good=lambda n: compact({"contract": n, "text": f"Zoë {n}"}),
+        bad=[b"not json\n", b"[1]\n", b"\xff\n", b'"text"\n', b'{"elems": {}, "extra": 1}\n',
+             b"[" * 100_000 + b"\n"],
+        read_back=read_elems,
+        send_path=r"^/v4\.0/demo/drop/f[0-9a-f]{24}/?$",
+        normalise=lambda line: compact(json.loads(line)),
+    ),
 )
