@@ -12,7 +12,7 @@ file `getlink` points at, byte for byte, with its real size. Failed, canceled, p
 why in its `hubfs_results` member, next to the service's own fields. A process that has
 ended as finished, failed or canceled can no longer change, so its directory and
 `process.json` are immutable (long kernel timeouts); a running or pending one is
-re-read when its attributes expire. Task directories show the remote's start time (the
+listed again after a few seconds, so its results file shows up soon after it finishes. Task directories show the remote's start time (the
 service gives tasks no time); processes their `finishedAt`, else `startedAt`.
 """
 
@@ -30,6 +30,8 @@ PROCESSES = "processes"
 EXTENSIONS = {"csv": "csv", "json": "json", "jsonl": "jsonl", "excel": "xlsx", "xlsx": "xlsx",
               "xml": "xml"}
 FINAL = frozenset(("finished", "failed", "canceled", "cancelled"))
+# Seconds a running or pending process's directory listing is trusted.
+UNFINISHED_TTL = 5.0
 WHY_NOT = {
     "failed": "none: the process failed (see logFile)",
     "canceled": "none: the process was canceled",
@@ -164,6 +166,9 @@ class ProcessDir(Dir):
         status = str(process.get("status"))
         mtime = _seconds(process.get("finishedAt")) or _seconds(process.get("startedAt"))
         super().__init__(name, mtime or processes.site.started, immutable=status in FINAL)
+        if not self.immutable:
+            # A running process gets its results file when it finishes: look again soon.
+            self.ttl = UNFINISHED_TTL
         self.site = processes.site
         self.task = processes.task_dir.task
         self.process = process
@@ -172,21 +177,28 @@ class ProcessDir(Dir):
     def where(self):
         return f"{self.site.name}: process {self.process['id']}"
 
-    def _results_name(self):
+    def results_name(self):
         if self.process.get("status") != "finished" or not self.process.get("results"):
             return None
         return f"results.{results_extension(self.task, self.process)}"
 
+    def refresh(self):
+        """An unfinished process may have ended since it was listed: ask again."""
+        if not self.immutable:
+            self.process = self.site.client.process(self.process["id"])
+
     def children(self):
-        results = self._results_name()
-        yield ProcessFile(self, results)
+        self.refresh()
+        results = self.results_name()
+        yield ProcessFile(self)
         if results is not None:
             yield ResultsFile(self, results)
 
     def child(self, name):
-        results = self._results_name()
         if name == PROCESS_JSON:
-            return ProcessFile(self, results)
+            return ProcessFile(self)
+        self.refresh()
+        results = self.results_name()
         if results is not None and name == results:
             return ResultsFile(self, results)
         raise NotFound(f"{self.where}: no {name!r} (status {self.process.get('status')})")
@@ -195,10 +207,9 @@ class ProcessDir(Dir):
 class ProcessFile(File):
     kind = Kind.RENDERED
 
-    def __init__(self, process_dir, results_name):
+    def __init__(self, process_dir):
         super().__init__(PROCESS_JSON, process_dir.mtime, immutable=process_dir.immutable)
         self.process_dir = process_dir
-        self.results_name = results_name
 
     def cache_key(self):
         if not self.immutable:
@@ -207,11 +218,10 @@ class ProcessFile(File):
         return f"dataflowkit:{site.client.url}:process:{self.process_dir.process['id']}:v1"
 
     def render(self, after=None):
+        self.process_dir.refresh()  # (immutable: nothing to ask)
         process = self.process_dir.process
-        if not self.immutable:
-            process = self.process_dir.site.client.process(process["id"])
         shown = dict(process)
-        shown["hubfs_results"] = results_note(process, self.results_name)
+        shown["hubfs_results"] = results_note(process, self.process_dir.results_name())
         yield dumps(shown), None
 
 

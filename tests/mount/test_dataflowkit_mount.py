@@ -16,7 +16,7 @@ from backends.dataflowkit.emulator import RUNNING_SECONDS, create_server, remote
 from hubfs.emulation import start_in_thread
 from tests.dataflowkit_export import download
 from tests.tree_copies import assert_copies_reproduce
-from tests.support import Mount, requires_fuse, write_config
+from tests.support import Mount, requires_fuse, wait_until, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -102,6 +102,18 @@ def test_processes_without_results_have_only_process_json(mount, emulator, name,
 def test_cp_tar_rsync_on_a_task_tree(mount, emulator, tmp_path):
     source = at(mount, "tasks", task_id(emulator, "books"))
     assert_copies_reproduce(source, tmp_path)
+
+
+def test_running_process_gets_its_results_file_in_the_same_mount(mount, emulator):
+    directory = process_path(mount, emulator, "quotes", 2)
+    assert os.listdir(directory) == ["process.json"]
+    CLOCK["now"] += RUNNING_SECONDS + 1
+    try:
+        # Listed again within seconds (the directory of an unfinished process has a short ttl).
+        assert wait_until(lambda: "results.json" in os.listdir(directory), timeout=30)
+        assert len(json.loads(read(os.path.join(directory, "results.json")))) == 80
+    finally:
+        CLOCK["now"] -= RUNNING_SECONDS + 1
 
 
 def test_running_process_shows_its_results_once_finished(emulator, config, tmp_path):
