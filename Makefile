@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python bench/aliyun_log_hour.py
 	$(BIN)/python bench/aliyun_log_append.py
 	$(BIN)/python bench/dask_items.py
+	$(BIN)/python bench/flowthings_drops.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -10,6 +10,8 @@ import importlib
 BACKENDS = {
     "scrapinghub": "backends.scrapinghub",
     "aliyun-log": "backends.aliyun_log",
+    "flowthings": "backends.flowthings",
+    "dataflowkit": "backends.dataflowkit",
 }
 
 

@@ -18,7 +18,7 @@ import importlib
 from typing import Callable, Optional
 
 # Modules of `tests/contract/harnesses/`, one per backend type that has an emulator.
-NAMES = ["scrapinghub", "aliyun_log"]
+NAMES = ["scrapinghub", "aliyun_log", "flowthings", "dataflowkit"]
 
 
 @dataclasses.dataclass
