@@ -1,0 +1,19 @@
+"""`hubfs emulate s3`: the DS3 emulator in its plain S3 mode (see `backends.ds3.emulator`)."""
+
+from ..emulator import (DEMO_ACCESS_KEY, DEMO_APIKEY, DEMO_REGION, DEMO_SECRET_KEY,  # noqa: F401
+                        remote_options)
+from ..emulator import create_server as _create_server
+from ..emulator import main as _main
+from ..emulator import remote_toml as _remote_toml
+
+
+def create_server(data="demo", port=0, **kwargs):
+    return _create_server(data, port, mode="s3", **kwargs)
+
+
+def remote_toml(name, url, apikey=DEMO_SECRET_KEY):
+    return _remote_toml(name, url, apikey, mode="s3")
+
+
+def main(argv=None):
+    return _main(argv, mode="s3")
