@@ -304,7 +304,7 @@ class ObjectAPI:
         upload = self._upload(request, bucket, key)
         with self.state.uploads_lock:
             parts = [(n, (size, etag, mtime)) for n, (_, size, etag, mtime) in upload.parts.items()]
-        return self.x.parts(bucket, key, upload.id, [(n, *rest) for n, rest in parts])
+        return self.x.parts(bucket, key, upload.id, parts)
 
     def complete(self, request: Request, bucket: str, key: str) -> Response:
         upload = self._upload(request, bucket, key)
