@@ -113,7 +113,17 @@ class BulkJobs:
                 log.info("%s: %s: resuming job %s, %d blob(s) already acknowledged",
                          self.client.name, what, job_id, len(sent))
         if job_id is None:
-            info = self.start(bucket, "start_bulk_put", [(key, size)])
+            try:
+                info = self.start(bucket, "start_bulk_put", [(key, size)])
+            except errors.Conflict:
+                # The name exists and the data policy keeps one version: replacing an
+                # object on DS3 is deleting it, then writing it anew.
+                log.debug("%s: %s: replacing the existing object", self.client.name, what)
+                try:
+                    self.client.delete(bucket, key)
+                except errors.NotFound:
+                    pass
+                info = self.start(bucket, "start_bulk_put", [(key, size)])
             job_id = info.id
             blobs = {(b.offset, b.length) for c in info.chunks for b in c.blobs if b.name == key}
             if progress is not None:

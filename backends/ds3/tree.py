@@ -121,7 +121,12 @@ class Folder(Dir):
         raise errors.NotFound(f"{self.client.name}: no object {self.bucket}/{key}")
 
     def create(self, name):
-        return ObjectFile(self.transfer, self.bucket, self.prefix + _key_name(name), 0, time.time(), None)
+        # An empty object is content on an object store (`touch`, empty files in `cp -r`,
+        # `tar -x`), and the core sends nothing for a file closed without writes: so the
+        # empty object is put now, and a later close replaces it.
+        key = self.prefix + _key_name(name)
+        etag = self.client.put(self.bucket, key, b"")
+        return ObjectFile(self.transfer, self.bucket, key, 0, time.time(), etag or None)
 
     def mkdir(self, name):
         prefix = self.prefix + _key_name(name) + "/"

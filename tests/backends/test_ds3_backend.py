@@ -57,7 +57,7 @@ def s3():
 
 def blob_puts(server, key):
     return [r for r in server.requests.entries()
-            if r["method"] == "PUT" and r["path"].endswith(key) and r["status"] == 200]
+            if r["method"] == "PUT" and r["path"].endswith(key) and "job=" in r["query"] and r["status"] == 200]
 
 
 def spool(tmp_path, size, seed="x"):

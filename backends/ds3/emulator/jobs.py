@@ -35,6 +35,9 @@ class JobSettings:
     ready_after: int = 0      # polls before a chunk is ready (0: at the first poll)
     window: int = 4           # ready-but-unfinished chunks at once
     retry_after: int = 1      # seconds sent in Retry-After
+    # The data policy's versioning: "NONE" refuses a bulk PUT of an existing name (409
+    # OBJECT_ALREADY_EXISTS), "KEEP_LATEST" replaces it.
+    versioning: str = "NONE"
 
 
 @dataclass
@@ -140,6 +143,11 @@ class JobBoard:
         if len(set(names)) != len(names):
             raise StoreError(409, "CONFLICT", "the same object name appears twice in one job",
                              f"/_rest_/bucket/{bucket}")
+        if self.settings.versioning == "NONE":
+            for name in names:
+                if name in self.store.bucket(bucket).objects:
+                    raise StoreError(409, "OBJECT_ALREADY_EXISTS", f"object {name!r} already exists in "
+                                     f"bucket {bucket!r}", f"/{bucket}/{name}")
         blob_size = self.settings.blob_size
         if max_upload_size:
             blob_size = min(blob_size, max(1, max_upload_size))
