@@ -16,7 +16,7 @@ replaces that tag by its pieces. The file stays mutable inside an immutable fini
 from hubfs.errors import NotFound
 from hubfs.tree import File, Kind
 
-from . import content
+from . import validation
 
 
 class TagsFile(File):
@@ -41,8 +41,8 @@ class TagsFile(File):
         text = "".join(tag + "\n" for tag in tags)
         yield text.encode("utf-8", "backslashreplace"), None
 
-    def commit(self, path):
-        wanted = content.parse_tags(path)
+    def commit(self, path, progress):
+        wanted = validation.parse_tags(path)
         current = self._tags()
         # Compare stripped: a service tag with surrounding spaces, rendered and written
         # back unchanged, is the same tag (and must not be removed and re-added).
