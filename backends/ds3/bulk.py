@@ -5,8 +5,8 @@ with the job's chunks (groups of blobs: pieces of the object at given offsets), 
 hands chunks out as its cache allows: `GET /_rest_/job_chunk?job=J` lists those ready
 now, or none plus `Retry-After` (the cache is full, a tape is being mounted). Each blob
 of a ready chunk is sent as `PUT /bucket/key?job=J&offset=O` with exactly its bytes,
-several at once. Not ready is not an error: the loop waits as Retry-After says, bounded
-by `chunk_wait` seconds in all. What was acknowledged is recorded in the commit's
+several at once. Not ready is not an error: the HTTP layer waits as Retry-After says
+(`Outcome.wait`, see `client.classify`), bounded by `chunk_wait` seconds per poll. What was acknowledged is recorded in the commit's
 progress (job id and sent offsets), so a resend after a crash continues the same job
 and sends only the rest; when that job is gone, a new one starts.
 
@@ -16,7 +16,6 @@ of it), waits for the chunk holding the asked bytes, and fetches them with
 that blob. A job the appliance has finished or dropped (404/410) is started again.
 """
 
-import concurrent.futures
 import logging
 import os
 import threading
@@ -26,12 +25,12 @@ import xml.etree.ElementTree as ET
 from hubfs import errors
 
 from . import xmlwire
-from .client import object_path
+from .settle import settle
+from .client import object_path, retry_after
 
 log = logging.getLogger(__name__)
 
 PARALLEL_BLOBS = 4
-MIN_POLL = 0.05       # seconds: never poll faster than this, whatever Retry-After says
 MAX_POLL = 60.0       # seconds: a Retry-After larger than this is capped
 
 
@@ -41,7 +40,11 @@ class BulkJobs:
     def __init__(self, client, chunk_wait=600.0):
         self.client = client
         self.chunk_wait = chunk_wait
-        self.waits = 0  # how many "no chunk ready" answers were waited out (tests read it)
+
+    @property
+    def waits(self):
+        """How many "no chunk ready yet" answers were waited out (tests read it)."""
+        return self.client.chunk_waits
 
     def start(self, bucket, operation, objects):
         """Start a bulk job: *objects* is [(name, size)] for PUT, [name] for GET."""
@@ -60,14 +63,12 @@ class BulkJobs:
 
     def ready(self, job_id):
         """(chunks ready now, seconds to wait before asking again); `NotFound` when the
-        job is finished or unknown."""
-        response = self.client.send("GET", "/_rest_/job_chunk", params={"job": job_id})
+        job is finished or unknown. An answer without chunks is waited out below (the
+        HTTP layer's not-ready wait), so this returns at least one chunk."""
+        response = self.client.send("GET", "/_rest_/job_chunk", params={"job": job_id},
+                                    deadline=self.chunk_wait)
         info = xmlwire.master_object_list(response.content, f"{self.client.name}: GET /_rest_/job_chunk")
-        try:
-            retry_after = float(response.headers.get("Retry-After", "1"))
-        except ValueError:
-            retry_after = 1.0
-        return info.chunks, min(max(retry_after, MIN_POLL), MAX_POLL)
+        return info.chunks, min(retry_after(response), MAX_POLL)
 
     def status(self, job_id):
         response = self.client.send("GET", f"/_rest_/job/{job_id}", expect=(200, 404))
@@ -83,14 +84,13 @@ class BulkJobs:
                          params={"bucket_id": bucket, "recursive": ""}, expect=(204, 200))
 
     def wait(self, job_id, waited, pause, what):
-        """Sleep *pause* seconds for chunks of *job_id*; raise once `chunk_wait` is spent."""
+        """Chunks are ready, but not the one needed: sleep *pause* seconds before asking
+        again; raise once `chunk_wait` is spent."""
         if waited + pause > self.chunk_wait:
-            raise errors.Transient(f"{self.client.name}: {what}: no chunk of job {job_id} became ready "
-                                   f"within {self.chunk_wait:.0f} s")
-        if self.waits == 0 or pause >= 5:
-            log.info("%s: %s: no chunk ready yet (job %s), waiting %.1f s as the appliance asks",
-                     self.client.name, what, job_id, pause)
-        self.waits += 1
+            raise errors.Transient(f"{self.client.name}: {what}: the chunk needed from job {job_id} "
+                                   f"did not become ready within {self.chunk_wait:.0f} s")
+        log.debug("%s: %s: the chunk needed is not ready yet (job %s), waiting %.1f s",
+                  self.client.name, what, job_id, pause)
         time.sleep(pause)
         return waited + pause
 
@@ -145,25 +145,23 @@ class BulkJobs:
                 if progress is not None:
                     progress.record(sent=sorted(sent))
 
-        with concurrent.futures.ThreadPoolExecutor(PARALLEL_BLOBS, thread_name_prefix="ds3-put") as pool:
-            while pending:
-                try:
-                    chunks, pause = self.ready(job_id)
-                except errors.NotFound:
-                    raise errors.Transient(f"{self.client.name}: {what}: job {job_id} ended with "
-                                           f"{len(pending)} blob(s) unsent") from None
-                work = [(b.offset, b.length) for c in chunks for b in c.blobs
-                        if b.name == key and b.offset in pending]
-                if not work:
-                    waited = self.wait(job_id, waited, pause, what)
-                    continue
-                for future in [pool.submit(send_blob, offset, length) for offset, length in work]:
-                    future.result()
-                for offset, _ in work:
-                    pending.pop(offset, None)
-                if total > 1:
-                    log.info("%s: %s: %d of %d blobs sent (job %s)", self.client.name, what,
-                             total - len(pending), total, job_id)
+        while pending:
+            try:
+                chunks, pause = self.ready(job_id)
+            except errors.NotFound:
+                raise errors.Transient(f"{self.client.name}: {what}: job {job_id} ended with "
+                                       f"{len(pending)} blob(s) unsent") from None
+            work = [(b.offset, b.length) for c in chunks for b in c.blobs
+                    if b.name == key and b.offset in pending]
+            if not work:
+                waited = self.wait(job_id, waited, pause, what)
+                continue
+            settle(lambda blob: send_blob(*blob), work, PARALLEL_BLOBS)
+            for offset, _ in work:
+                pending.pop(offset, None)
+            if total > 1:
+                log.info("%s: %s: %d of %d blobs sent (job %s)", self.client.name, what,
+                         total - len(pending), total, job_id)
         return job_id
 
 

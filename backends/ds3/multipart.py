@@ -7,7 +7,6 @@ the parts the server has not acknowledged. An upload the server no longer knows
 (404 NoSuchUpload) starts again from the first part.
 """
 
-import concurrent.futures
 import logging
 import os
 import threading
@@ -16,6 +15,7 @@ import xml.etree.ElementTree as ET
 from hubfs import errors
 
 from . import xmlwire
+from .settle import settle
 from .client import object_path
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,7 @@ def _multipart(client, bucket, key, path, size, part_size, progress):
 
     todo = [n for n in range(1, count + 1) if n not in done]
     try:
-        with concurrent.futures.ThreadPoolExecutor(PARALLEL_PARTS, thread_name_prefix="s3-part") as pool:
-            for future in [pool.submit(send_part, n) for n in todo]:
-                future.result()
+        settle(send_part, todo, PARALLEL_PARTS)
     except errors.NotFound:
         if progress is not None:
             progress.record(upload_id=None, parts={})

@@ -30,9 +30,14 @@ class Transfer:
     def put_folder(self, bucket, prefix):
         self.client.put(bucket, prefix, b"")
 
-    def read(self, node, offset, length):
-        ident = (node.bucket, node.key, node.version, node.size)
-        return self.reader.read(ident, node.size, offset, length, self.fetcher(node))
+    def read(self, node, offset, length, version=None):
+        version = version or node.version
+        ident = (node.bucket, node.key, version, node.size)
+        return self.reader.read(ident, node.size, offset, length, self.fetcher(node, version))
+
+    def copy(self, src_bucket, src_key, bucket, key):
+        """Copy on the service; False where it has no copy."""
+        return False
 
 
 class S3Transfer(Transfer):
@@ -41,8 +46,12 @@ class S3Transfer(Transfer):
         self.part_size = part_size
         self.threshold = threshold
 
-    def fetcher(self, node):
-        return lambda offset, length: self.client.get_range(node.bucket, node.key, offset, length)
+    def fetcher(self, node, version):
+        return lambda offset, length: self.client.get_range(node.bucket, node.key, offset, length,
+                                                            version=version)
+
+    def copy(self, src_bucket, src_key, bucket, key):
+        return self.client.copy(src_bucket, src_key, bucket, key)
 
     def write(self, bucket, key, path, progress=None):
         return multipart.put_object(self.client, bucket, key, path, self.part_size, self.threshold, progress)
@@ -55,8 +64,9 @@ class Ds3Transfer(Transfer):
         self._read_jobs = LRUCache(maxsize=256)
         self._lock = threading.Lock()
 
-    def fetcher(self, node):
-        ident = (node.bucket, node.key, node.version)
+    def fetcher(self, node, version):
+        # DS3 bulk GETs name no version: a read job reads the object as it is now.
+        ident = (node.bucket, node.key, version)
         with self._lock:
             job = self._read_jobs.get(ident)
             if job is None:

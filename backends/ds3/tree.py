@@ -14,12 +14,13 @@ multipart upload), `rm` deletes the key, `mkdir` puts a folder object, `rmdir` r
 it once nothing else is under it. Renames are the core's copy-then-delete.
 """
 
+import os
 import time
 
 from hubfs import errors
 from hubfs.tree import Dir, File, Kind
 
-from backends.scrapinghub.keys import file_name, unescape
+from hubfs.names import file_name, unescape
 
 PAGE = 1000
 
@@ -161,15 +162,21 @@ class ObjectFile(File):
         self.version = etag
 
     def read(self, offset, length, version=None):
-        return self.transfer.read(self, offset, length)
+        return self.transfer.read(self, offset, length, version)
 
-    def commit(self, path, progress=None):
+    def commit(self, path, progress):
         etag = self.transfer.write(self.bucket, self.key, path, progress)
-        import os
-
         self.size = os.path.getsize(path)
         self.mtime = time.time()
         self.version = etag or None
+
+    def copy_from(self, source):
+        """Server-side copy where the service has one (S3); DS3 has none."""
+        etag = self.transfer.copy(source.bucket, source.key, self.bucket, self.key)
+        if etag is False:
+            return False
+        self.size, self.mtime, self.version = source.size, time.time(), etag or None
+        return True
 
     def delete(self):
         self.transfer.delete(self.bucket, self.key)

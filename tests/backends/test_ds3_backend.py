@@ -19,20 +19,11 @@ from backends.ds3.signing import v2_signature, v2_string_to_sign
 from hubfs import errors
 from hubfs.emulation import start_in_thread
 from hubfs.http import RetryPolicy
+from hubfs.tree import CommitProgress
 from tests.support import wait_until
 
 MIB = 1024 * 1024
 FAST = RetryPolicy(attempts=4, backoff=0.01, backoff_max=0.05, retry_after_max=1)
-
-
-class Progress:
-    """What the core's CommitProgress promises: `.state` from earlier attempts, `.record()`."""
-
-    def __init__(self):
-        self.state = {}
-
-    def record(self, **fields):
-        self.state.update(fields)
 
 
 def make_remote(server, policy=FAST, **extra):
@@ -173,7 +164,7 @@ def test_ds3_write_goes_through_a_bulk_put_job(ds3, tmp_path):
     books = remote.root().child("books")
     path = spool(tmp_path, 5 * MIB + 3)
     node = books.create("new.bin")
-    node.commit(path)
+    node.commit(path, CommitProgress())
     assert node.size == 5 * MIB + 3
     assert len(blob_puts(ds3.server, "/books/new.bin")) == 6  # one PUT per blob, nothing twice
     assert ds3.state.store.get("books", "new.bin").size == 5 * MIB + 3
@@ -181,7 +172,7 @@ def test_ds3_write_goes_through_a_bulk_put_job(ds3, tmp_path):
     assert fresh.read(0, fresh.size) == open(path, "rb").read()
     empty = books.create("empty.txt")
     open(tmp_path / "zero", "wb").close()
-    empty.commit(str(tmp_path / "zero"))
+    empty.commit(str(tmp_path / "zero"), CommitProgress())
     assert ds3.state.store.get("books", "empty.txt").size == 0
     remote.close()
 
@@ -195,7 +186,7 @@ def test_ds3_write_waits_and_resends_busy_and_failing_blobs(ds3, tmp_path):
     faults.add(method="PUT", path="slow.bin", query="offset=2097152", status=503,
                headers={"Retry-After": "0"}, times=2)
     path = spool(tmp_path, 4 * MIB)
-    remote.root().child("books").create("slow.bin").commit(path)
+    remote.root().child("books").create("slow.bin").commit(path, CommitProgress())
     assert ds3.state.store.get("books", "slow.bin").size == 4 * MIB
     with open(ds3.state.store.get("books", "slow.bin").path, "rb") as stored:
         assert stored.read() == open(path, "rb").read()
@@ -208,7 +199,7 @@ def test_ds3_resend_after_failure_sends_only_unacknowledged_blobs(ds3, tmp_path)
     path = spool(tmp_path, 6 * MIB)
     node = remote.root().child("books").create("resume.bin")
     ds3.server.faults.add(method="PUT", path="resume.bin", query="offset=(4194304|5242880)", status=500, times=-1)
-    progress = Progress()
+    progress = CommitProgress()
     with pytest.raises(errors.Transient):
         node.commit(path, progress)
     acknowledged = sorted(progress.state["sent"])
@@ -226,10 +217,10 @@ def test_s3_single_put_and_parallel_multipart(s3, tmp_path):
     remote = make_remote(s3.server, part_size=5 * MIB, multipart_threshold=8 * MIB)
     books = remote.root().child("books")
     small = spool(tmp_path, 100_000, "small")
-    books.create("small.bin").commit(small)
+    books.create("small.bin").commit(small, CommitProgress())
     big = spool(tmp_path, 17 * MIB + 1, "big")
     node = books.create("big.bin")
-    node.commit(big)
+    node.commit(big, CommitProgress())
     parts = [r for r in s3.server.requests.entries() if r["method"] == "PUT" and "partNumber" in r["query"]]
     assert len(parts) == 4
     assert s3.state.store.get("books", "big.bin").etag.endswith("-4")
@@ -244,7 +235,7 @@ def test_s3_multipart_resumes_with_only_missing_parts(s3, tmp_path):
     big = spool(tmp_path, 20 * MIB, "resume")
     node = remote.root().child("books").create("resume.bin")
     s3.server.faults.add(method="PUT", path="resume.bin", query="partNumber=4", status=500, times=-1)
-    progress = Progress()
+    progress = CommitProgress()
     with pytest.raises(errors.Transient):
         node.commit(big, progress)
     assert sorted(progress.state["parts"]) == ["1", "2", "3"]
@@ -346,7 +337,7 @@ def test_s3_backend_against_moto(moto_url, tmp_path):
     a = bucket.child("dir").child("a.txt")
     assert a.size == 10 and a.read(0, 10) == b"from boto3" and a.mtime > time.time() - 3600
     big = spool(tmp_path, 11 * MIB, "moto")
-    bucket.child("dir").create("big.bin").commit(big)
+    bucket.child("dir").create("big.bin").commit(big, CommitProgress())
     got = client.get_object(Bucket="third-party", Key="dir/big.bin")["Body"].read()
     assert got == open(big, "rb").read()
     assert sorted(n.name for n in bucket.child("dir").children()) == ["a.txt", "big.bin"]

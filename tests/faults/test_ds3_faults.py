@@ -87,7 +87,7 @@ def test_chunks_not_ready_for_several_rounds(mount, emulator):
     assert read(os.path.join(mount.path, "tape", "data", "tape", "slow.bin")) == content
     polls = [r for r in emulator.server.requests.entries() if r["path"] == "/_rest_/job_chunk"]
     assert len(polls) >= 5 and all(r["status"] == 200 for r in polls)
-    assert "no chunk ready yet" in mount.log()
+    assert "no chunk of the job is ready yet" in mount.log()
 
 
 @pytest.mark.parametrize("fault", [

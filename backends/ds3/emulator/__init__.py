@@ -18,7 +18,7 @@ import logging
 import sys
 from typing import Optional
 
-from hubfs.emulation import serve_forever
+from hubfs.emulation import EmulatorSpec, serve_forever
 
 from .jobs import JobSettings
 from .routes import build_router, make_auth, not_found
@@ -33,7 +33,7 @@ DEMO_SECRET_KEY = "hubfs-demo-secret"
 DEMO_REGION = "us-east-1"
 DEMO_APIKEY = DEMO_SECRET_KEY  # what `hubfs demo` looks up; the secret of the demo keys
 
-__all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "DEMO_REGION", "JobSettings", "create_server",
+__all__ = ["DEMO_ACCESS_KEY", "DEMO_SECRET_KEY", "DEMO_REGION", "JobSettings", "SPEC", "create_server",
            "remote_options", "remote_toml", "main"]
 
 
@@ -76,6 +76,16 @@ def remote_toml(name: str, url: str, apikey: str = DEMO_SECRET_KEY, mode: str = 
     if mode == "s3":
         lines.append(f'region = "{DEMO_REGION}"')
     return "\n".join(lines) + "\n"
+
+
+SPEC = EmulatorSpec(
+    type="ds3",
+    create_server=lambda data="demo", port=0: create_server(data, port, mode="ds3"),
+    remote_options=remote_options,
+    datasets=tuple(sorted(SEEDS)),
+    demo_paths=("books", "data"),
+    summary="Spectra S3 (DS3): the S3 subset and bulk jobs, AWS signature V2",
+)
 
 
 def main(argv: Optional[list[str]] = None, mode: str = "ds3") -> int:

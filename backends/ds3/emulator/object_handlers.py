@@ -177,6 +177,10 @@ class ObjectAPI:
         if self.x.ds3 and has(request, "job"):
             return self._get_blob(request, bucket, key)
         obj = self.store.get(bucket, key)
+        wanted = request.header("If-Match")
+        if wanted and wanted.strip() != "*" and obj.etag not in [t.strip().strip('"') for t in wanted.split(",")]:
+            raise StoreError(412, "PreconditionFailed", "At least one of the pre-conditions you specified "
+                             "did not hold", f"/{bucket}/{key}")
         headers = self._object_headers(obj)
         range_header = request.header("Range")
         if not range_header or obj.size == 0:
