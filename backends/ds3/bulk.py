@@ -110,6 +110,9 @@ class BulkJobs:
                 job_id, sent = None, set()  # that job is gone: start again
             else:
                 blobs = {(b.offset, b.length) for c in info.chunks for b in c.blobs if b.name == key}
+                # Blobs the appliance already holds (their answer may have been lost with
+                # the daemon) are marked InCache: the Java SDK skips those too.
+                sent |= {b.offset for c in info.chunks for b in c.blobs if b.name == key and b.in_cache}
                 log.info("%s: %s: resuming job %s, %d blob(s) already acknowledged",
                          self.client.name, what, job_id, len(sent))
         if job_id is None:
@@ -149,6 +152,9 @@ class BulkJobs:
             try:
                 chunks, pause = self.ready(job_id)
             except errors.NotFound:
+                info = self.status(job_id)
+                if info is not None and info.status == "COMPLETED":
+                    break  # it holds every blob: those left had arrived, their answers had not
                 raise errors.Transient(f"{self.client.name}: {what}: job {job_id} ended with "
                                        f"{len(pending)} blob(s) unsent") from None
             work = [(b.offset, b.length) for c in chunks for b in c.blobs

@@ -3,8 +3,9 @@
 Parts are `part_size` bytes (the last one shorter), read from the spool file and sent
 `PARALLEL_PARTS` at a time; each acknowledged part (number and ETag) is recorded in the
 commit's progress, so a resend after a crash continues the same upload and sends only
-the parts the server has not acknowledged. An upload the server no longer knows
-(404 NoSuchUpload) starts again from the first part.
+the parts the server has not acknowledged; the server's own list of parts (ListParts)
+adds those whose answer was lost with a killed daemon. An upload the server no longer
+knows (404 NoSuchUpload) starts again from the first part.
 """
 
 import logging
@@ -44,8 +45,14 @@ def _multipart(client, bucket, key, path, size, part_size, progress):
     if state.get("upload_id") and state.get("size") == size and state.get("part_size") == part_size:
         upload = state["upload_id"]
         done = {int(n): etag for n, etag in state.get("parts", {}).items()}
+        try:
+            done.update(_listed_parts(client, opath, upload, size, part_size))
+        except errors.NotFound:
+            upload, done = None, {}  # the server dropped it: start again
+    if upload is not None:
         log.info("%s: resuming multipart upload, %d part(s) already acknowledged", where, len(done))
     if upload is None:
+        done = {}
         response = client.send("POST", opath, params={"uploads": ""}, data=b"", idempotent=True)
         upload = xmlwire.upload_id(response.content, f"{where} (initiate)")
         if progress is not None:
@@ -88,3 +95,18 @@ def _multipart(client, bucket, key, path, size, part_size, progress):
         raise errors.Transient(f"{where}: completing the upload failed: {problem}")
     log.debug("%s: %d parts sent", where, count)
     return xmlwire.text(xmlwire.parse(response.content, where), "ETag").strip('"')
+
+
+def _listed_parts(client, opath, upload, size, part_size):
+    """{part number: ETag} of the parts the server holds with their full length."""
+    response = client.send("GET", opath, params={client.q("upload_id"): upload})
+    root = xmlwire.parse(response.content, f"{client.name}: GET {opath} (list parts)")
+    held = {}
+    for part in root.findall("{*}Part"):
+        try:
+            number, length = int(xmlwire.text(part, "PartNumber")), int(xmlwire.text(part, "Size"))
+        except ValueError:
+            continue
+        if length == min(part_size, size - (number - 1) * part_size):
+            held[number] = xmlwire.text(part, "ETag").strip('"')
+    return held
