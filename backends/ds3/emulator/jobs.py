@@ -211,28 +211,40 @@ class JobBoard:
                     open_ready += 1
             return job, [c for c in job.chunks if c.ready and not c.done]
 
+    def _blob(self, job_id: str, kind: str, name: str, offset: int) -> tuple[Job, Blob]:
+        """The blob a PUT or GET with `job` and `offset` names, once its chunk is ready."""
+        job = self.get(job_id, include_finished=False)
+        if job.request_type != kind:
+            raise StoreError(400, "BadRequest", f"job {job_id} is not a {kind} job", f"/{job.bucket}/{name}")
+        chunk, blob = job.blob_at(name, offset)
+        if not chunk.ready:
+            raise StoreError(307, "Busy", "the chunk holding this blob is not in cache yet; resend",
+                             f"/{job.bucket}/{name}")
+        return job, blob
+
     def receive(self, job_id: str, name: str, offset: int, data: bytes) -> None:
         """A PUT of one blob with `job` and `offset`."""
         with self.lock:
-            job = self.get(job_id, include_finished=False)
-            if job.request_type != "PUT":
-                raise StoreError(400, "BadRequest", f"job {job_id} is not a PUT job", f"/{job.bucket}/{name}")
-            chunk, blob = job.blob_at(name, offset)
-            if not chunk.ready:
-                raise StoreError(307, "Busy", "the chunk holding this blob has no cache yet; resend",
-                                 f"/{job.bucket}/{name}")
+            job, blob = self._blob(job_id, "PUT", name, offset)
             if len(data) != blob.length:
                 raise StoreError(400, "BadRequest", f"blob of {name!r} at {offset} is {blob.length} bytes, "
                                  f"{len(data)} were sent", f"/{job.bucket}/{name}")
             if blob.done:
                 return  # a resent blob (the client did not see our answer): same bytes
-            target = job.objects[name]
-            fd = os.open(target.staging, os.O_WRONLY)
-            try:
-                os.pwrite(fd, data, offset)
-            finally:
-                os.close(fd)
-            self._receive(job, blob)
+            staging = job.objects[name].staging
+        # Written outside the lock, so blobs sent in parallel are written in parallel; a
+        # blob sent twice at once writes the same bytes twice.
+        try:
+            fd = os.open(staging, os.O_WRONLY)
+        except (FileNotFoundError, TypeError):  # cancelled meanwhile
+            raise StoreError(404, "NotFound", f"job {job_id} was cancelled", f"/{job.bucket}/{name}") from None
+        try:
+            os.pwrite(fd, data, offset)
+        finally:
+            os.close(fd)
+        with self.lock:
+            if not blob.done and job.status == IN_PROGRESS:
+                self._receive(job, blob)
 
     def _receive(self, job: Job, blob: Blob) -> None:
         blob.done = True
@@ -247,13 +259,7 @@ class JobBoard:
     def sent(self, job_id: str, name: str, offset: int) -> tuple[Job, Blob, JobObject]:
         """A GET of one blob with `job` and `offset`: check it may be read now."""
         with self.lock:
-            job = self.get(job_id, include_finished=False)
-            if job.request_type != "GET":
-                raise StoreError(400, "BadRequest", f"job {job_id} is not a GET job", f"/{job.bucket}/{name}")
-            chunk, blob = job.blob_at(name, offset)
-            if not chunk.ready:
-                raise StoreError(307, "Busy", "the chunk holding this blob is not in cache yet; resend",
-                                 f"/{job.bucket}/{name}")
+            job, blob = self._blob(job_id, "GET", name, offset)
             return job, blob, job.objects[name]
 
     def mark_sent(self, job: Job, blob: Blob) -> None:

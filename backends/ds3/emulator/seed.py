@@ -2,8 +2,9 @@
 
 demo: bucket `books` with four texts at the top and two in `folder/folder2/` (the layout
 of the Spectra SDK samples), a folder object `empty/`, and bucket `data` with a 3 MiB
-binary object cut into several blobs by the demo's 1 MiB blob size. bench: empty buckets
-`bench` (the benchmarks write what they measure). All content is generated
+binary object cut into several blobs by the demo's 1 MiB blob size. bench: an empty
+bucket `bench` (the benchmarks write what they measure) and `listing`, 20,000 small
+objects in `many/`. All content is generated
 deterministically (no files shipped), all times derive from 2026-01-01T00:00:00Z.
 """
 
@@ -55,7 +56,13 @@ def demo_objects() -> dict[str, dict[str, bytes]]:
     }
 
 
-SEEDS = {"demo": demo_objects, "bench": lambda: {"bench": {}}}
+def bench_objects() -> dict[str, dict[str, bytes]]:
+    """An empty bucket `bench` for what the benchmarks write, and `listing` with 20,000
+    small objects in one folder (the `ls -l` workload)."""
+    return {"bench": {}, "listing": {f"many/obj-{n:05d}.txt": b"%05d\n" % n for n in range(20_000)}}
+
+
+SEEDS = {"demo": demo_objects, "bench": bench_objects}
 
 
 def seed(store, data: str) -> None:
