@@ -197,7 +197,9 @@ def step(workload, tool, url, client, big_sha, size, small, small_manifest, roun
         elif workload == "cp-in":
             target = tool.path("bench", prefix)
             if os.path.exists(target):
-                run(["rm", "-rf", target])
+                run(["rm", "-rf", target])  # the previous round's copy: not measured
+                requests_made(url)
+                base = tool.usage()
             started = time.monotonic()
             run(["cp", "-r", small, target])
             deadline = time.monotonic() + 300

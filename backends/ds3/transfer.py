@@ -17,7 +17,7 @@ from .reader import WindowReader
 
 
 class Transfer:
-    def __init__(self, client, window=8 * 1024 * 1024, ahead=3, budget=128 * 1024 * 1024):
+    def __init__(self, client, window=8 * 1024 * 1024, ahead=3, budget=64 * 1024 * 1024):
         self.client = client
         self.reader = WindowReader(window, ahead, budget)
 

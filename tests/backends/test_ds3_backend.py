@@ -345,3 +345,30 @@ def test_s3_backend_against_moto(moto_url, tmp_path):
     assert [o["Key"] for o in client.list_objects_v2(Bucket="third-party")["Contents"]] == ["dir/big.bin"]
     os.remove(big)
     remote.close()
+
+
+def test_s3_read_of_a_replaced_object_is_a_conflict_not_mixed_bytes(s3):
+    remote = make_remote(s3.server)
+    store = s3.state.store
+    store.put_bytes("books", "changing.txt", b"first version " * 100)
+    node = remote.root().child("books").child("changing.txt")
+    store.put_bytes("books", "changing.txt", b"second version" * 100)
+    with pytest.raises(errors.Conflict):
+        node.read(0, 100, version=node.version)
+    fresh = remote.root().child("books").child("changing.txt")
+    assert fresh.read(0, 14, version=fresh.version) == b"second version"
+    remote.close()
+
+
+def test_s3_rename_is_a_server_side_copy(s3, tmp_path):
+    remote = make_remote(s3.server)
+    books = remote.root().child("books")
+    source = books.child("beowulf.txt")
+    target = books.create("beowulf-copy.txt")
+    s3.server.requests.clear()
+    assert target.copy_from(source) is True
+    copies = [r for r in s3.server.requests.entries() if r["method"] == "PUT"]
+    assert len(copies) == 1 and not [r for r in s3.server.requests.entries() if r["method"] == "GET"]
+    with open(s3.state.store.get("books", "beowulf-copy.txt").path, "rb") as fh:
+        assert fh.read() == demo_objects()["books"]["beowulf.txt"]
+    remote.close()
