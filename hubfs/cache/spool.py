@@ -171,6 +171,7 @@ class Spool:
         logged once, listed by `broken()`, never sent again by itself."""
         os.makedirs(self.broken_dir, mode=0o700, exist_ok=True)
         where = entry_path(entry) if entry and _entry_problem(entry, spool_id) is None else spool_id
+        moved = False
         for suffix in (".json", ".data"):
             source = os.path.join(self.dir, spool_id + suffix)
             try:
@@ -178,7 +179,10 @@ class Spool:
                 os.replace(source, os.path.join(self.broken_dir, spool_id + suffix))
             except FileNotFoundError:
                 continue
+            moved = True
             self.release(size)
+        if not moved:
+            return  # sent and removed meanwhile: nothing to set aside
         with open(os.path.join(self.broken_dir, spool_id + ".reason"), "w") as fh:
             json.dump({"id": spool_id, "where": where, "reason": reason, "set_aside": time.time()}, fh)
         log.error("journal entry %s (%s) set aside in %s: %s; its data is kept there, "

@@ -18,6 +18,7 @@ import time
 import pyfuse3
 import trio
 
+from hubfs.cache.blocks import BlockCache
 from hubfs.cache.spool import entry_path
 from hubfs.fuse.operations import HubfsOperations
 
@@ -173,7 +174,7 @@ def decode_mount_path(field):
 
 
 def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
-          remote_name=None, on_ready=None, drain_seconds=60.0):
+          remote_name=None, on_ready=None, drain_seconds=60.0, memory_budget=None):
     """Mount *root_node* at *mountpoint* and serve until unmounted or signalled.
 
     *remotes* names the remotes served, whose pending journal entries this mount sends
@@ -181,7 +182,8 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
     *drain_seconds* so that `hubfs umount` returns with nothing left unsent if it can.
     """
     operations = HubfsOperations(root_node, content_cache, spool, read_only=read_only,
-                                 remote_name=remote_name)
+                                 remote_name=remote_name,
+                                 blocks=BlockCache(memory_budget) if memory_budget else None)
     options = set(pyfuse3.default_options)
     # fsname is shown by `mount`/`df`; a bare "hubfs" would be taken for a relative path,
     # and a comma would split the FUSE options (two remotes are joined with "+").
@@ -205,6 +207,7 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
 
 async def _main(operations, remotes):
     async with trio.open_nursery() as nursery:
+        operations.background = nursery
         nursery.start_soon(_stop_on_signals)
         nursery.start_soon(operations.writer.resend_loop, remotes)
         await pyfuse3.main()
