@@ -3,8 +3,8 @@
 Both show `<bucket>/<key path...>` (see `tree.py`). This module holds what configuration
 validation needs (`OPTIONS`) and the `Remote` entry point. The S3 requests both services
 share are in `client.py` (signatures in `signing.py`, XML in `xmlwire.py`); DS3's bulk
-jobs in `bulk.py`; plain S3's multipart uploads in `multipart.py`; read-ahead in
-`reader.py`; which of them a remote uses in `transfer.py`.
+jobs in `bulk.py`; plain S3's multipart uploads in `multipart.py`; which of them a
+remote uses in `transfer.py`.
 """
 
 import time
@@ -45,9 +45,7 @@ class Remote(node_tree.Remote):
     def make_transfer(self, options):
         from .transfer import Ds3Transfer
 
-        return Ds3Transfer(self.client, chunk_wait=float(options.get("chunk_wait") or 600),
-                           window=options.get("read_window") or COMMON["read_window"].default,
-                           ahead=options.get("read_ahead") or COMMON["read_ahead"].default)
+        return Ds3Transfer(self.client, chunk_wait=float(options.get("chunk_wait") or 600))
 
     def check(self):
         try:

@@ -15,8 +15,6 @@ COMMON = {
     "access_key": Option(str, help="the access key (id)"),
     "secret_key": Option(str, secret=True, help="the secret key"),
     "buckets": Option(list, default=None, help="bucket names to show instead of the service's list"),
-    "read_window": Option(int, default=8 * 1024 * 1024, help="bytes fetched per read-ahead window"),
-    "read_ahead": Option(int, default=3, help="windows fetched ahead of a sequential reader"),
 }
 
 

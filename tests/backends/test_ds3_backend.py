@@ -23,7 +23,7 @@ from hubfs.tree import CommitProgress
 from tests.support import wait_until
 
 MIB = 1024 * 1024
-FAST = RetryPolicy(attempts=4, backoff=0.01, backoff_max=0.05, retry_after_max=1)
+FAST = RetryPolicy(attempts=6, backoff=0.01, backoff_max=0.05, retry_after_max=1)
 
 
 def make_remote(server, policy=FAST, **extra):
@@ -109,7 +109,7 @@ def test_tree_from_listings_without_a_request_per_entry(mode, tmp_path):
 @pytest.mark.parametrize("mode", ["ds3", "s3"])
 def test_reads_are_byte_exact_at_any_offset(mode):
     with start_in_thread(create_server("demo", mode=mode, settings=JobSettings(blob_size=MIB))) as handle:
-        remote = make_remote(handle.server, read_window=512 * 1024)
+        remote = make_remote(handle.server)
         node = remote.root().child("data").child("blobs").child("three-mib.bin")
         content = demo_objects()["data"]["blobs/three-mib.bin"]
         assert node.size == len(content)

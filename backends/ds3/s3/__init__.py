@@ -1,7 +1,7 @@
 """The `s3` backend: plain S3-compatible stores (AWS, MinIO, Ceph, moto...), SigV4.
 
 Same tree as `ds3` (buckets, `/` in keys as folders); objects are read with ranged GETs
-and read-ahead, written with one PUT or, above `multipart_threshold`, a multipart upload
+(the core reads ahead), written with one PUT or, above `multipart_threshold`, a multipart upload
 with parallel parts of `part_size` bytes. Keys may come from `AWS_ACCESS_KEY_ID` and
 `AWS_SECRET_ACCESS_KEY`.
 """
@@ -30,6 +30,4 @@ class Remote(Ds3Remote):
         from ..transfer import S3Transfer
 
         return S3Transfer(self.client, part_size=max(5 * 1024 * 1024, options.get("part_size") or 16 << 20),
-                          threshold=options.get("multipart_threshold") or 16 << 20,
-                          window=options.get("read_window") or COMMON["read_window"].default,
-                          ahead=options.get("read_ahead") or COMMON["read_ahead"].default)
+                          threshold=options.get("multipart_threshold") or 16 << 20)
