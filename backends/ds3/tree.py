@@ -14,6 +14,7 @@ multipart upload), `rm` deletes the key, `mkdir` puts a folder object, `rmdir` r
 it once nothing else is under it. Renames are the core's copy-then-delete.
 """
 
+import logging
 import os
 import time
 
@@ -21,6 +22,8 @@ from hubfs import errors
 from hubfs.tree import Dir, File, Kind
 
 from hubfs.names import file_name, unescape
+
+log = logging.getLogger(__name__)
 
 PAGE = 1000
 
@@ -123,10 +126,18 @@ class Folder(Dir):
 
     def create(self, name):
         # An empty object is content on an object store (`touch`, empty files in `cp -r`,
-        # `tar -x`), and the core sends nothing for a file closed without writes: so the
-        # empty object is put now, and a later close replaces it.
+        # `tar -x`), and the core sends nothing for a new file closed without writes: so
+        # the empty object is put now (as s3fs does), and the close replaces it. When that
+        # PUT fails the file is still created: its content is sent (or kept) at close.
         key = self.prefix + _key_name(name)
-        etag = self.client.put(self.bucket, key, b"")
+        try:
+            etag = self.client.put(self.bucket, key, b"")
+        except errors.AccessDenied:
+            raise
+        except errors.HubfsError as exc:
+            log.info("%s: the empty object %s/%s was not put (%s); its content goes at close",
+                     self.client.name, self.bucket, key, exc)
+            etag = None
         return ObjectFile(self.transfer, self.bucket, key, 0, time.time(), etag or None)
 
     def mkdir(self, name):
