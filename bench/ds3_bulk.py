@@ -16,14 +16,13 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.s3_tools import (REPO, Hubfs, classify, manifest, new_row, record, requests_made, run,  # noqa: E402
+from bench.s3_tools import (REPO, Hubfs, classify, copy_out, manifest, new_row, record, requests_made, run,  # noqa: E402
                             start_emulator, stats, usage_between)
 
 RESULTS = os.path.join(REPO, "bench", "results", "ds3_bulk.json")
@@ -73,12 +72,8 @@ def main(argv=None):
                             wall = time.monotonic() - started
                             ok = sorted(os.listdir(target)) == sorted(os.listdir(source))
                         else:
-                            out = os.path.join(workdir, f"out-{mode}-{round_number}")
-                            started = time.monotonic()
-                            run(["cp", "-r", target, out])
-                            wall = time.monotonic() - started
-                            ok = manifest(out) == expected
-                            shutil.rmtree(out, ignore_errors=True)
+                            wall, ok = copy_out(target, os.path.join(workdir, f"out-{mode}-{round_number}"),
+                                                expected)
                         used = tool.usage()
                         kinds = classify(requests_made(url))
                     finally:

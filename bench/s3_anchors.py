@@ -30,7 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.s3_tools import (DEMO_ACCESS_KEY, DEMO_REGION, DEMO_SECRET_KEY, REPO, Hubfs, Rclone,  # noqa: E402
-                            S3fs, classify, manifest, new_row, record, requests_made, run, sha256_file,
+                            S3fs, classify, copy_out, manifest, new_row, record, requests_made, run, sha256_file,
                             start_emulator, stats, usage_between)
 
 RESULTS = os.path.join(REPO, "bench", "results", "s3_anchors.json")
@@ -208,13 +208,8 @@ def step(workload, tool, url, client, big_sha, size, small, small_manifest, roun
             wall = time.monotonic() - started
             ok = count_keys(client, "bench", prefix + "/") == len(small_manifest)
         elif workload == "cp-out":
-            source = tool.path("bench", prefix)
-            out = os.path.join(workdir, f"out-{tool.name}-{round_number}")
-            started = time.monotonic()
-            run(["cp", "-r", source, out])
-            wall = time.monotonic() - started
-            ok = manifest(out) == small_manifest
-            shutil.rmtree(out, ignore_errors=True)
+            wall, ok = copy_out(tool.path("bench", prefix), os.path.join(workdir, f"out-{tool.name}-{round_number}"),
+                                small_manifest)
         elif workload == "ls-l":
             started = time.monotonic()
             listing = subprocess.run(["taskset", "-c", "1", "ls", "-l", tool.path("listing", "many")],

@@ -264,3 +264,14 @@ def record(row, wall, kinds, ok, cpu, rss):
     if cpu is not None:
         row["cpu"].append(cpu)
         row["rss"].append(rss)
+
+
+def copy_out(source, out, expected):
+    """`cp -r` *source* to *out*, timed; (wall seconds, whether the copy's sha256 manifest
+    is *expected*). The copy is removed afterwards."""
+    started = time.monotonic()
+    run(["cp", "-r", source, out])
+    wall = time.monotonic() - started
+    ok = manifest(out) == expected
+    shutil.rmtree(out, ignore_errors=True)
+    return wall, ok

@@ -96,6 +96,23 @@ class BulkJobs:
 
     # -- writing one object
 
+    def _start_replacing(self, bucket, key, size, what, attempts=5):
+        """Start the bulk PUT of *key*, replacing an object of that name. A data policy
+        that keeps one version refuses a PUT of an existing name (409): replacing is
+        deleting, then starting again; another writer may put the name back in between
+        (several processes writing one file), so that is tried a few times."""
+        for attempt in range(attempts):
+            try:
+                return self.start(bucket, "start_bulk_put", [(key, size)])
+            except errors.Conflict:
+                if attempt == attempts - 1:
+                    raise
+                log.debug("%s: %s: replacing the existing object", self.client.name, what)
+                try:
+                    self.client.delete(bucket, key)
+                except errors.NotFound:
+                    pass
+
     def put_object(self, bucket, key, path, progress=None):
         """Send the file at *path* as object *key* through a bulk PUT job."""
         size = os.path.getsize(path)
@@ -116,17 +133,7 @@ class BulkJobs:
                 log.info("%s: %s: resuming job %s, %d blob(s) already acknowledged",
                          self.client.name, what, job_id, len(sent))
         if job_id is None:
-            try:
-                info = self.start(bucket, "start_bulk_put", [(key, size)])
-            except errors.Conflict:
-                # The name exists and the data policy keeps one version: replacing an
-                # object on DS3 is deleting it, then writing it anew.
-                log.debug("%s: %s: replacing the existing object", self.client.name, what)
-                try:
-                    self.client.delete(bucket, key)
-                except errors.NotFound:
-                    pass
-                info = self.start(bucket, "start_bulk_put", [(key, size)])
+            info = self._start_replacing(bucket, key, size, what)
             job_id = info.id
             blobs = {(b.offset, b.length) for c in info.chunks for b in c.blobs if b.name == key}
             if progress is not None:

@@ -13,7 +13,6 @@ against the length asked for: a short body is an error, never a short read.
 """
 
 import email.utils
-import logging
 from urllib.parse import quote, urlsplit
 
 from hubfs import errors
@@ -22,7 +21,6 @@ from hubfs.http import HttpClient, Outcome
 from . import xmlwire
 from .signing import SigV2Auth, SigV4Auth
 
-log = logging.getLogger(__name__)
 
 CHUNKS_READY = "/_rest_/job_chunk"
 MIN_WAIT = 0.05       # seconds: never poll faster than this, whatever Retry-After says

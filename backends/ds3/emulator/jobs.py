@@ -7,9 +7,10 @@ chunks out as its cache (or tape) allows; here a chunk becomes ready after
 `ready_after` polls of "chunks ready for client processing", and at most `window`
 chunks are ready and unfinished at once, which stands in for tape and cache pressure.
 PUT data is written into a staging file per object at the blob's offset; the object is
-installed in the store once every one of its blobs has arrived. A GET job's blobs are
-done when the client has fetched them. Cancelling drops the staging of incomplete
-objects and keeps complete ones, as the DS3 docs say.
+installed in the store once every one of its blobs has arrived. A GET job's blob is done
+when the client has fetched every byte of it (whole, or in ranges in any order).
+Cancelling drops the staging of incomplete objects and keeps complete ones, as the DS3
+docs say.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Blob:
     offset: int
     length: int
     done: bool = False
+    served: list = field(default_factory=list)  # GET jobs: (start, end) byte ranges sent
 
 
 @dataclass
@@ -262,10 +264,21 @@ class JobBoard:
             job, blob = self._blob(job_id, "GET", name, offset)
             return job, blob, job.objects[name]
 
-    def mark_sent(self, job: Job, blob: Blob) -> None:
+    def mark_sent(self, job: Job, blob: Blob, spans: list) -> None:
+        """*spans* ((offset, length), absolute) of *blob* were sent; the blob is done once
+        every byte of it has been (a client may fetch a blob in ranges, in any order)."""
         with self.lock:
-            blob.done = True
-            self._maybe_complete(job)
+            for start, length in spans:
+                blob.served.append((max(start, blob.offset), min(start + length, blob.offset + blob.length)))
+            blob.served.sort()
+            covered, reach = 0, blob.offset
+            for start, end in blob.served:
+                if end > reach:
+                    covered += end - max(start, reach)
+                    reach = end
+            if covered >= blob.length:
+                blob.done = True
+                self._maybe_complete(job)
 
     def _maybe_complete(self, job: Job) -> None:
         if job.status == IN_PROGRESS and all(chunk.done for chunk in job.chunks):

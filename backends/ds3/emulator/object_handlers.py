@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import xml.etree.ElementTree as ET
-from typing import Optional
 from urllib.parse import unquote
 
 from hubfs.emulation import HTTPError, Request, Response, empty_response
@@ -217,8 +216,7 @@ class ObjectAPI:
         else:
             spans = [(blob.offset, blob.length)]
             status = 200
-        if any(start + length == blob.offset + blob.length for start, length in spans):
-            self.state.jobs.mark_sent(job, blob)
+        self.state.jobs.mark_sent(job, blob, spans)
         return Response(status, FileSlice(target.source, spans), headers)
 
     def put_object(self, request: Request) -> Response:
