@@ -30,6 +30,8 @@ bench: setup
 	$(BIN)/python bench/scrapinghub_collections.py
 	$(BIN)/python bench/s3_anchors.py
 	$(BIN)/python bench/ds3_bulk.py
+	$(BIN)/python bench/aliyun_log_hour.py
+	$(BIN)/python bench/aliyun_log_append.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -10,6 +10,7 @@ import importlib
 BACKENDS = {
     "scrapinghub": "backends.scrapinghub",
     "ds3": "backends.ds3", "s3": "backends.ds3.s3",
+    "aliyun-log": "backends.aliyun_log",
 }
 
 

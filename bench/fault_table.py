@@ -59,7 +59,9 @@ def main():
         def data_fault(name, rule, tries=args.tries):
             longest, short, wrong, outcomes = 0.0, 0, 0, set()
             for n in range(tries):
-                with Mount(work, config, name=f"{name}-{n}".replace(" ", "_")) as live:
+                # A cache directory of its own: a file cached by an earlier try is no test.
+                place = tempfile.mkdtemp(dir=work)
+                with Mount(place, config) as live:
                     emulator.server.faults.add(FaultRule(**rule))
                     took, outcome = timed(lambda: read_all(os.path.join(live.path, "zyte", FILE)))
                     emulator.server.faults.clear()

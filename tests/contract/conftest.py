@@ -21,7 +21,14 @@ def harness(request):
 @pytest.fixture(scope="module")
 def writable_harness(harness):
     if harness.writable is None:
-        pytest.skip(f"{harness.type}: nothing there accepts writes")
+        pytest.skip(f"{harness.type}: no file there is replaced by a write")
+    return harness
+
+
+@pytest.fixture(scope="module")
+def appendable_harness(harness):
+    if harness.appendable is None:
+        pytest.skip(f"{harness.type}: no file there is appended to")
     return harness
 
 
