@@ -15,6 +15,7 @@ nothing of FUSE or of the node tree.
 
 import collections
 import concurrent.futures
+import itertools
 import json
 import threading
 from urllib.parse import quote, urlsplit
@@ -26,6 +27,7 @@ from hubfs import errors
 from hubfs.http import DEFAULT_POLICY, HttpClient
 
 KINDS = ("items", "logs", "requests", "samples")
+MSGPACK_TYPE = "application/x-msgpack"
 # The storage API serves msgpack for these only; requests and every /stats are JSON.
 MSGPACK_KINDS = frozenset(("items", "logs", "samples"))
 # Kinds with a GET .../stats count; samples has none.
@@ -179,32 +181,52 @@ class Client:
         return count if isinstance(count, int) and count >= 0 else None
 
     def get_records(self, kind, project, spider_id, job, start, count):
-        """One page: up to *count* records of a job stream from index *start*."""
+        """One page: up to *count* decoded records of a job stream from index *start*."""
         key = f"{project}/{spider_id}/{job}"
         params = {"start": f"{key}/{start}", "count": count}
+        url = self.url(kind, project, spider_id, job)
         if kind in MSGPACK_KINDS:
-            response = self.http.request("GET", self.url(kind, project, spider_id, job),
-                                         params=params,
-                                         headers={"Accept": "application/x-msgpack"})
+            response = self.http.request("GET", url, params=params,
+                                         headers={"Accept": MSGPACK_TYPE})
+            _check_type(response, self.name, MSGPACK_TYPE)
             return _unpack(response.content, self.name, response)
-        response = self.http.request("GET", self.url(kind, project, spider_id, job),
-                                     params=params)
+        response = self.http.request("GET", url, params=params)
+        _check_type(response, self.name, "json")
         return loads_lines(response.content, self.name, response)
 
-    def record_pages(self, kind, project, spider_id, job, start=0, total=None,
-                     transform=list):
-        """Yield `(transform(records), n)` per page of a job stream, in order, from
-        record index *start*.
+    def get_lines(self, kind, project, spider_id, job, start, count):
+        """One page as the service's own JSON lines: `(bytes, record count)`.
 
-        With *total* (the stats count) pages are fetched `parallel_pages` at a time;
-        a page shorter than asked is completed by more requests, the last page asks for
-        one record more than expected so that stale stats cannot hide data, and a stream
-        that ends before *total* raises `ServiceError`. Without it, pages come one by
-        one until a short page. *transform* runs in the worker (rendering a page while
-        the next ones download).
+        The bytes are passed through as served, never decoded: every record is one
+        newline-terminated line, so the count is the number of newlines. A body that is
+        not JSON lines (a proxy's HTML page, msgpack) raises `ServiceError`; one whose
+        last line lacks its newline was cut where the HTTP layer could not see it and
+        raises `Transient`.
+        """
+        key = f"{project}/{spider_id}/{job}"
+        params = {"start": f"{key}/{start}", "count": count}
+        # Accept stays requests' `*/*`, as the official client sends it in JSON mode.
+        response = self.http.request("GET", self.url(kind, project, spider_id, job),
+                                     params=params)
+        _check_type(response, self.name, "json")
+        return _json_lines_page(response.content, self.name, response)
+
+    def record_pages(self, kind, project, spider_id, job, start=0, total=None,
+                     transform=list, max_pages=None):
+        """Yield `(chunk, n)` per page of a job stream, in order, from record index
+        *start*: *chunk* is `transform(records)` of the page's *n* decoded records, or
+        with *transform* None the page's own JSON lines bytes (`get_lines`).
+
+        With *total* (the stats count) pages are fetched `parallel_pages` at a time; a
+        page shorter than asked is completed by more requests, the
+        last page asks for one record more than expected so that stale stats cannot hide
+        data, and a stream that ends before *total* raises `ServiceError`. Without it,
+        pages come one by one until a short page (or *max_pages* pages). *transform* runs in the worker
+        (rendering a page while the next ones download).
         """
         if total is None or start >= total:
-            yield from self._sequential_pages(kind, project, spider_id, job, start, transform)
+            yield from self._sequential_pages(kind, project, spider_id, job, start, transform,
+                                              max_pages)
             return
         fetch = (kind, project, spider_id, job)
         slots = []
@@ -234,36 +256,51 @@ class Client:
             yield from self._sequential_pages(kind, project, spider_id, job, total + 1,
                                               transform)
 
+    def _page(self, fetch, start, count, transform):
+        """`(payload, n)`: decoded records (a list) or, without *transform*, bytes."""
+        if transform is None:
+            return self.get_lines(*fetch, start, count)
+        records = self.get_records(*fetch, start, count)
+        return records, len(records)
+
     def _fetch_slot(self, fetch, slot, total, transform):
         """Fetch records [offset, offset+size) (+1 probe on the last slot) completely."""
         offset, size, last = slot
         want = size + 1 if last else size
-        records = []
-        while len(records) < want:
-            ask = want - len(records)
-            page = self.get_records(*fetch, offset + len(records), ask)
-            records.extend(page)
+        parts = []
+        got = 0
+        while got < want:
+            ask = want - got
+            payload, n = self._page(fetch, offset + got, ask, transform)
+            parts.append(payload)
+            got += n
             # Short of what was asked: a cap while the slot is not full (ask on), else
             # the end, which only the probe record of the last slot may hit.
-            if not page or (len(page) < ask and len(records) >= size):
+            if not n or (n < ask and got >= size):
                 break
-        if len(records) < size:
+        if got < size:
             kind, project, spider_id, job = fetch
             raise errors.ServiceError(
                 f"{self.name}: GET /{kind}/{project}/{spider_id}/{job}: the stream ended at "
-                f"record {offset + len(records)} but its stats count {total} records")
-        return transform(records), len(records), len(records) > size
+                f"record {offset + got} but its stats count {total} records")
+        if transform is None:
+            chunk = parts[0] if len(parts) == 1 else b"".join(parts)
+        else:
+            chunk = transform([record for part in parts for record in part])
+        return chunk, got, got > size
 
-    def _sequential_pages(self, kind, project, spider_id, job, start, transform):
+    def _sequential_pages(self, kind, project, spider_id, job, start, transform,
+                          max_pages=None):
+        fetch = (kind, project, spider_id, job)
         page_size = self.sequential_page
-        while True:
-            page = self.get_records(kind, project, spider_id, job, start, page_size)
-            if not page:
+        for _ in itertools.repeat(None, max_pages) if max_pages else itertools.repeat(None):
+            payload, n = self._page(fetch, start, page_size, transform)
+            if not n:
                 return
-            yield transform(page), len(page)
-            if len(page) < page_size:
+            yield (payload if transform is None else transform(payload)), n
+            if n < page_size:
                 return
-            start += len(page)
+            start += n
 
     def _executor(self):
         with self._pool_lock:
@@ -277,6 +314,56 @@ class Client:
 def _where(response):
     request = response.request
     return f"{request.method} {request.path_url.split('?', 1)[0]}"
+
+
+def _check_type(response, name, wanted):
+    """Refuse a body whose Content-Type says it is not what was asked for: a proxy that
+    ignores `Accept` and answers JSON to a msgpack request (or HTML to anything) would
+    otherwise be decoded as garbage. *wanted* is a media type, or "json" for any JSON
+    form. An absent Content-Type passes (the service omits it on some empty answers)."""
+    given = (response.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if not given:
+        return
+    if wanted == "json":
+        ok = "json" in given
+    else:
+        ok = given == wanted
+    if not ok:
+        raise errors.ServiceError(f"{name}: {_where(response)}: answer is {given}, "
+                                  f"not {'JSON lines' if wanted == 'json' else wanted} "
+                                  "(a proxy that ignores Accept?)")
+
+
+def _json_lines_page(body, name, response):
+    """`(body, count)` of a JSON lines page passed through as served (see `get_lines`)."""
+    if not body:
+        return b"", 0
+    if not body.endswith(b"\n"):
+        last = body.rsplit(b"\n", 1)[-1]
+        try:
+            json.loads(last)
+        except ValueError:
+            raise errors.Transient(f"{name}: {_where(response)}: JSON lines answer ends "
+                                   "mid-record") from None
+        body += b"\n"
+    if body[:1] not in (b"{", b"[") or b"\n\n" in body:
+        # Blank lines or a body that is not records: take the slow, checked way.
+        records = loads_lines(body, name, response)
+        body = b"".join(_compact(record) for record in records)
+        return body, len(records)
+    return body, body.count(b"\n")
+
+
+_compact_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_compact_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def _compact(record):
+    """One record as a compact JSON line (`\\uXXXX` escapes for a lone surrogate)."""
+    try:
+        return _compact_text(record).encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return _compact_ascii(record).encode("ascii") + b"\n"
 
 
 def _loads(body, name, response):

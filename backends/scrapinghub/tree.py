@@ -21,6 +21,9 @@ formats are in `render.py`.
 """
 
 import hashlib
+import threading
+
+import cachetools
 
 from hubfs.errors import NotFound, ServiceError
 from hubfs.tree import Dir, File, Kind, StaticDir
@@ -33,14 +36,21 @@ from .frontier_api import FrontierAPI
 from .tags import TagsFile
 
 IMMUTABLE_STATES = frozenset(("finished", "deleted"))
-# The record files of a job: file name, stream, page renderer (listing order).
+# The record files of a job: file name, stream, page renderer (listing order). None: the
+# service's own JSON lines, passed through (render.py); else decoded records rendered.
 RECORD_FILES = (
-    ("items.jl", "items", render.json_lines),
-    ("logs.jl", "logs", render.json_lines),
+    ("items.jl", "items", None),
+    ("logs.jl", "logs", None),
     ("log.txt", "logs", render.log_lines),
-    ("requests.jl", "requests", render.json_lines),
-    ("samples.jl", "samples", render.json_lines),
+    ("requests.jl", "requests", None),
+    ("samples.jl", "samples", None),
 )
+# Metadata of this many finished jobs is kept per remote (about 1 KiB each), so that a
+# second walk over a project asks nothing for them (meta.json and tags).
+FINISHED_META_CACHE = 20_000
+# Metadata fields never shown in a mounted meta.json: the job's `auth` token is a
+# credential for the job's data (the service sends it to running jobs).
+SECRET_META = frozenset(("auth",))
 
 
 class Site:
@@ -56,6 +66,33 @@ class Site:
         self.cache_prefix = f"scrapinghub/{render.FORMAT_VERSION}/{host}"
         self.collections = CollectionsAPI(client)
         self.frontier = FrontierAPI(client)
+        self._finished_meta = cachetools.LRUCache(FINISHED_META_CACHE)
+        self._meta_lock = threading.Lock()
+
+    def job_meta(self, project, spider_id, job):
+        """Job P/S/J's metadata (None when the job does not exist), without secrets.
+
+        A finished or deleted job's metadata is kept once read: nothing about the job
+        changes after it ends except through its `tags` file, whose commit calls
+        `forget_job_meta` (a tag changed elsewhere shows after the entry ages out or at
+        the next mount)."""
+        key = (project, spider_id, job)
+        with self._meta_lock:
+            meta = self._finished_meta.get(key)
+        if meta is not None:
+            return meta
+        meta = self.client.job_meta(project, spider_id, job)
+        if meta is None:
+            return None
+        meta = {name: value for name, value in meta.items() if name not in SECRET_META}
+        if meta.get("state") in IMMUTABLE_STATES:
+            with self._meta_lock:
+                self._finished_meta[key] = meta
+        return meta
+
+    def forget_job_meta(self, project, spider_id, job):
+        with self._meta_lock:
+            self._finished_meta.pop((project, spider_id, job), None)
 
 
 def number(name):
@@ -171,7 +208,7 @@ class SpiderDir(Dir):
             raise NotFound(f"{self.site.name}: no job {name!r} of spider {self.name!r} "
                            "(job names are numbers)")
         spider_id = self.spider_id()
-        meta = self.site.client.job_meta(self.project, spider_id, job)
+        meta = self.site.job_meta(self.project, spider_id, job)
         if meta is None or meta.get("spider", self.name) != self.name:
             raise NotFound(f"{self.site.name}: no job {self.project}/{spider_id}/{job} "
                            f"of spider {self.name!r}")
@@ -198,6 +235,16 @@ class JobDir(StaticDir):
     def key(self):
         return f"{self.project}/{self.spider_id}/{self.job}"
 
+    def metadata(self):
+        """The job's metadata dict (secrets removed); NotFound when the job is gone."""
+        meta = self.site.job_meta(self.project, self.spider_id, self.job)
+        if meta is None:
+            raise NotFound(f"{self.site.name}: job {self.key} no longer exists")
+        return meta
+
+    def forget_metadata(self):
+        self.site.forget_job_meta(self.project, self.spider_id, self.job)
+
 
 class MetaFile(File):
     """`meta.json`: small, re-read each time (tags and metadata change after the end)."""
@@ -209,11 +256,7 @@ class MetaFile(File):
         self.job = job
 
     def render(self, after=None):
-        job = self.job
-        meta = job.site.client.job_meta(job.project, job.spider_id, job.job)
-        if meta is None:
-            raise NotFound(f"{job.site.name}: job {job.key} no longer exists")
-        yield render.meta_json(meta), None
+        yield render.meta_json(self.job.metadata()), None
 
 
 class RecordFile(File):
@@ -235,13 +278,26 @@ class RecordFile(File):
     def render(self, after=None):
         job = self.job
         client = job.site.client
+        where = (self.source, job.project, job.spider_id, job.job)
         start = cursor = 0 if after is None else int(after)
-        # Only a finished job's count is final; a growing stream is read to its end.
-        total = (client.record_count(self.source, job.project, job.spider_id, job.job)
-                 if self.immutable else None)
-        pages = client.record_pages(self.source, job.project, job.spider_id, job.job,
-                                    start, total, transform=self.page_renderer)
         try:
+            if self.immutable:
+                # A finished job: one page first (most jobs fit in it, and no stats are
+                # asked then); a full one means more, so take the final count from the
+                # stats and fetch the rest several pages at a time.
+                pages = client.record_pages(*where, start, None, self.page_renderer,
+                                            max_pages=1)
+                for chunk, count in pages:
+                    cursor += count
+                    yield chunk, cursor
+                if cursor - start < client.sequential_page:
+                    pages = ()
+                else:
+                    total = client.record_count(*where)
+                    pages = client.record_pages(*where, cursor, total, self.page_renderer)
+            else:
+                # A growing stream is read to its end.
+                pages = client.record_pages(*where, start, None, self.page_renderer)
             for chunk, count in pages:
                 cursor += count
                 yield chunk, cursor
