@@ -1,8 +1,16 @@
 """File contents behind inodes: when to render, where the bytes live, what size to report.
 
 DESIGN.md semantics 1 ("never lie about size") is implemented here:
-- immutable RENDERED files are rendered once into the disk content cache (on the first
-  `getattr` or `open`) and from then on report their exact size;
+- immutable RENDERED files are rendered once into the disk content cache and from then
+  on report their exact size. The render starts at the first `getattr` or `open` and
+  streams into the cache file (`hubfs.render`): an `open` answers at once and its reads
+  are served from the part already on disk, while a `getattr` (`stat`, and `fstat` on
+  an open descriptor: the kernel does not tell them apart) waits for the exact size.
+  With the node's `fstat_during_render = "partial"` (an explicit trade, off by default)
+  a `getattr` from a process that has the file open while it renders is answered with
+  the bytes rendered so far and no attribute caching, so `cat` and `grep`, which `fstat`
+  before their first read, get their first bytes at once; every other process still
+  waits for the exact size (docs/semantics.md says which tools that affects);
 - mutable RENDERED files are re-rendered into a private snapshot when older than the
   attribute timeout, so `stat` and the `open` that follows agree;
 - GROWING files keep one snapshot per inode that is extended (for `appendable` nodes,
@@ -10,7 +18,7 @@ DESIGN.md semantics 1 ("never lie about size") is implemented here:
   gets a consistent prefix while the snapshot grows behind it;
 - SIZED files report the service's size and are read by range.
 Rendering runs in worker threads under the shared request limiter, and one render per
-inode at a time (concurrent openers wait for the same result).
+inode (per cache key, for streamed renders) at a time: concurrent openers share it.
 """
 
 import dataclasses
@@ -20,6 +28,8 @@ import time
 import trio
 
 from hubfs.cache.listings import ATTR_TTL
+from hubfs.fuse.handles import FileHandle
+from hubfs.render.streaming import start_render
 from hubfs.tree import Kind
 
 
@@ -40,6 +50,35 @@ class Content:
 RENDER_SLOTS = 4
 
 
+class StreamHandle(FileHandle):
+    """An open descriptor on a file that is still rendering: reads wait for their bytes
+    (`RenderProgress.available`), EOF is known only at the end."""
+
+    def __init__(self, inode, node, fd, progress, pid):
+        super().__init__(inode, node, fd, None)
+        self.progress = progress
+        self.pid = pid
+        progress.readers[pid] += 1
+
+    async def read(self, offset, size):
+        available = await self.progress.available(offset + size)
+        size = max(0, min(size, available - offset))
+        return os.pread(self.fd, size, offset) if size else b""
+
+    def close(self):
+        if self.pid is not None:
+            self.progress.readers[self.pid] -= 1
+            if self.progress.readers[self.pid] <= 0:
+                del self.progress.readers[self.pid]
+            self.pid = None
+        super().close()
+
+
+def streams(node):
+    """True for files rendered into the disk cache while being read."""
+    return node.kind is Kind.RENDERED and node.immutable and bool(node.cache_key())
+
+
 class ContentManager:
     def __init__(self, cache, limiter, clock=time.monotonic):
         self.cache = cache
@@ -48,6 +87,44 @@ class ContentManager:
         self._clock = clock
         self._contents = {}  # inode number -> Content
         self._locks = {}  # inode number -> trio.Lock
+        self._renders = {}  # cache key -> RenderProgress of a render under way
+
+    def _render(self, node):
+        """The render of *node*'s cache entry under way, started if none is."""
+        key = node.cache_key()
+        progress = self._renders.get(key)
+        if progress is None:
+            progress = start_render(self.cache, key, node, self.render_slots, self.limiter,
+                                    self._render_ended)
+            self._renders[key] = progress
+        return progress
+
+    def _render_ended(self, progress):
+        if self._renders.get(progress.key) is progress:
+            del self._renders[progress.key]
+
+    async def open_reader(self, number, node, pid):
+        """For an `open` of a streamed file: `(Content, None)` when its bytes are all on
+        disk, else `(None, StreamHandle)` reading the render under way."""
+        content = self._contents.get(number)
+        if content is None:
+            hit = self.cache.lookup(node.cache_key())
+            if hit is None:
+                progress = self._render(node)
+                fd = os.open(progress.path, os.O_RDONLY)
+                return None, StreamHandle(number, node, fd, progress, pid)
+            content = self._contents[number] = Content(hit[0], hit[1], self._clock())
+        return content, None
+
+    def partial_size(self, node, pid):
+        """The bytes rendered so far, when the node allows answering its readers' `fstat`
+        early and *pid* reads it while it renders (see the module docstring); else None."""
+        if getattr(node, "fstat_during_render", "wait") != "partial" or not streams(node):
+            return None
+        progress = self._renders.get(node.cache_key())
+        if progress is None or not progress.running or pid not in progress.readers:
+            return None
+        return progress.written
 
     def known_size(self, number, node):
         """The exact size if known without I/O to the service, else None."""
@@ -75,8 +152,8 @@ class ContentManager:
             content = self._contents.get(number)
             if content is not None and (node.immutable or self._fresh(content)):
                 return content
-            if node.immutable and node.kind is Kind.RENDERED and node.cache_key():
-                content = await self._run(self._render_cached, node)
+            if streams(node):
+                content = await self._streamed(node)
             elif node.kind is Kind.GROWING and node.appendable and content is not None:
                 content = await self._run(self._extend, node, content)
             else:
@@ -89,11 +166,12 @@ class ContentManager:
         async with self.render_slots:
             return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
-    def _render_cached(self, node):
-        key = node.cache_key()
-        hit = self.cache.lookup(key)
+    async def _streamed(self, node):
+        hit = self.cache.lookup(node.cache_key())
         if hit is None:
-            hit = self.cache.store(key, node.render())
+            progress = self._render(node)
+            size = await progress.finished()
+            hit = (progress.final_path, size)
         return Content(hit[0], hit[1], self._clock())
 
     def _render_snapshot(self, node):

@@ -153,10 +153,18 @@ def test_growing_file_snapshots_per_open(ops, tree, monkeypatch):
 def test_failed_render_is_eio_never_short(ops, tree):
     async def main():
         number = await lookup_path(ops, "job", "bad.jl")
-        for call in (ops.getattr(number), ops.open(number, os.O_RDONLY, None)):
-            with pytest.raises(pyfuse3.FUSEError) as raised:
-                await call
-            assert raised.value.errno == errno.EIO
+        with pytest.raises(pyfuse3.FUSEError) as raised:
+            await ops.getattr(number)
+        assert raised.value.errno == errno.EIO
+        # An open streams (it answers before the render ends): the bytes rendered before
+        # the failure are served exactly, a read that needs more is EIO, never short.
+        info = await ops.open(number, os.O_RDONLY, None)
+        assert await ops.read(info.fh, 0, 2) == b"x\n"
+        with pytest.raises(pyfuse3.FUSEError) as raised:
+            await ops.read(info.fh, 0, 100)
+        assert raised.value.errno == errno.EIO
+        await ops.release(info.fh)
+        assert len(tree["bad"].renders) == 2  # each failed render is tried again
 
     run(main)
 
