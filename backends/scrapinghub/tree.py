@@ -57,8 +57,9 @@ class Site:
     """What every node of one remote shares: the client, the remote's start time, the
     optional fixed project list and the cache-key prefix."""
 
-    def __init__(self, client, started, projects=None):
+    def __init__(self, client, started, projects=None, fstat_during_render="wait"):
         self.client = client
+        self.fstat_during_render = fstat_during_render
         self.name = client.name
         self.started = started
         self.projects = projects
@@ -269,6 +270,8 @@ class RecordFile(File):
         self.page_renderer = page_renderer
         self.kind = Kind.RENDERED if immutable else Kind.GROWING
         self.appendable = not immutable
+        # Read by the core's content manager (hubfs.fuse.content): "wait" or "partial".
+        self.fstat_during_render = job.site.fstat_during_render
 
     def cache_key(self):
         if not self.immutable:
