@@ -282,6 +282,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
                 # here (direct_io) and is answered from the bytes already on disk.
                 info = pyfuse3.FileInfo(fh=self.files.add(stream))
                 info.direct_io = True
+                info.keep_cache = False
                 return info
             return self._open_content(inode, node, content)
         content = await self.content.ensure(inode, node)
