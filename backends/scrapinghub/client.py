@@ -164,6 +164,14 @@ class Client:
                 return
             start += len(page)
 
+    def activity(self, project):
+        """The project's activity events as the service's JSON lines (newest first, each
+        with its `_ts`), passed through."""
+        response = self.http.request("GET", self.url("activity", project),
+                                     params={"meta": "_ts"})
+        _check_type(response, self.name, "json")
+        return _json_lines_page(response.content, self.name, response)[0]
+
     def check_storage(self, project):
         """One cheap authenticated storage call (a one-job listing of *project*)."""
         self.http.request("GET", self.url("jobq", project, "list"),

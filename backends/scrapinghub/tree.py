@@ -5,6 +5,7 @@
     meta.json  items.jl  logs.jl  log.txt  requests.jl  samples.jl  tags
 <remote>/<project-id>/collections/...   (collections.py)
 <remote>/<project-id>/frontier/...      (frontier.py)
+<remote>/<project-id>/activity.jl       the project's activity events
 ```
 Projects come from the key's project list (or the `projects` option), spiders from the
 project's spider list, jobs from the job queue, newest first, every state, one request
@@ -168,7 +169,24 @@ class SpidersDir(Dir):
         return SpiderDir(self.site, self.project, name, spider_id)
 
 
-ProjectDir.SECTIONS = (SpidersDir, CollectionsDir, FrontiersDir)
+class ActivityFile(File):
+    """`activity.jl`: the project's activity (job scheduled, cancelled, ...), newest
+    first, one event per line as the storage API gives it, with its `_ts` (ms). Re-read
+    whenever its attributes expire: events keep arriving."""
+
+    NAME = "activity.jl"
+    kind = Kind.RENDERED
+
+    def __init__(self, site, project):
+        super().__init__(self.NAME, site.started, immutable=False)
+        self.site = site
+        self.project = project
+
+    def render(self, after=None):
+        yield self.site.client.activity(self.project), None
+
+
+ProjectDir.SECTIONS = (SpidersDir, CollectionsDir, FrontiersDir, ActivityFile)
 
 
 class SpiderDir(Dir):

@@ -104,7 +104,8 @@ def test_tree_walk(remote, emu):
     root = remote.root()
     assert [p.name for p in root.children()] == ["101", "102", "103"]
     project = root.child("101")
-    assert [n.name for n in project.children()] == ["spiders", "collections", "frontier"]
+    assert [n.name for n in project.children()] == ["spiders", "collections", "frontier",
+                                                    "activity.jl"]
     spiders = project.child("spiders")
     assert [s.name for s in spiders.children()] == ["authors", "books", "quotes"]
     books = next(s for s in spiders.children() if s.name == "books")
@@ -418,3 +419,18 @@ def test_fault_that_never_clears_raises(remote, emu):
     emu.server.faults.add(path=r"^/logs/101/1/5$", cut_after=10, times=-1)
     with pytest.raises(Transient):
         render(job_dir(remote, "101/books/5").child("log.txt"))
+
+
+# ----------------------------------------------------------------------------- activity
+
+def test_activity_file_holds_the_project_events(remote, emu, official):
+    node = remote.root().child("102").child("activity.jl")
+    assert not node.immutable  # events keep arriving
+    data, _ = render(node)
+    expected = list(official.get_project(102).activity.iter(meta=["_ts"]))
+    assert [json.loads(line) for line in data.splitlines()] == expected
+    official.get_project(102).activity.add([{"event": "job:cancelled", "job": "102/1/4",
+                                             "user": "tester"}])
+    newest = json.loads(render(node)[0].split(b"\n", 1)[0])
+    assert (newest["event"], newest["job"], newest["user"]) == ("job:cancelled", "102/1/4",
+                                                                "tester")

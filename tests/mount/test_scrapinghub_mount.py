@@ -60,7 +60,7 @@ def path(mount, *parts):
 def test_tree_lists_projects_spiders_jobs(mount):
     assert os.listdir(mount.path) == ["zyte"]
     assert sorted(os.listdir(path(mount))) == ["101", "102", "103"]
-    assert os.listdir(path(mount, "101")) == ["spiders", "collections", "frontier"]
+    assert os.listdir(path(mount, "101")) == ["spiders", "collections", "frontier", "activity.jl"]
     assert sorted(os.listdir(path(mount, "101", "spiders"))) == ["authors", "books", "quotes"]
     assert os.listdir(path(mount, "101", "spiders", "books")) == ["6", "5", "4", "3", "2", "1"]
     assert sorted(os.listdir(path(mount, JOB))) == sorted(

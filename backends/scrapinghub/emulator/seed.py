@@ -131,19 +131,22 @@ def _job_stores(spec: JobSpec) -> dict[str, RecordStore]:
 
 
 def _job_meta(spec: JobSpec, tags: list, version: str) -> dict:
+    """Metadata as the service shows it; a queued or running job's has no `spider_type`,
+    `scheduled_by` or empty `tags` (recorded real responses)."""
     meta = {
         "project": spec.project,
         "spider": spec.spider,
-        "spider_type": "manual",
         "state": spec.state,
-        "tags": list(tags),
         "priority": 2,
         "units": 1,
-        "scheduled_by": "demo",
         "pending_time": spec.pending_time,
         "version": version,
         "deploy_id": 3,
     }
+    if tags or spec.state not in (PENDING, RUNNING):
+        meta["tags"] = list(tags)
+    if spec.state not in (PENDING, RUNNING):
+        meta.update(spider_type="manual", scheduled_by="demo")
     if spec.kind == "news":
         meta["spider_args"] = {"edition": "morning" if "morning" in tags else "evening"}
     if spec.running_time is not None:
@@ -174,7 +177,18 @@ def seed_demo(state: ScrapinghubState) -> None:
                                reason, bot=bot, with_error=with_error)
                 state.add_job(project_id, spider_id, number, _job_meta(spec, tags, version),
                               _job_stores(spec))
+                _seed_activity(state, spec)
     seed_stores.seed_stores(state, EPOCH_MS + 35 * DAY)
+
+
+def _seed_activity(state: ScrapinghubState, spec: JobSpec) -> None:
+    """The activity a seeded job left: scheduled, and cancelled when it was."""
+    key = f"{spec.project}/{spec.spider_id}/{spec.number}"
+    state.record_activity(spec.project, {"event": "job:scheduled", "job": key, "user": "demo"},
+                          spec.pending_time)
+    if spec.close_reason == "cancelled" and spec.finished_time is not None:
+        state.record_activity(spec.project, {"event": "job:cancelled", "job": key,
+                                             "user": "demo"}, spec.finished_time)
 
 
 def seed_bench(state: ScrapinghubState) -> None:
