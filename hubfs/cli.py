@@ -62,6 +62,9 @@ def build_parser():
     umount = add("umount", cmd_umount, "unmount MOUNTPOINT and wait for its daemon to finish")
     umount.add_argument("mountpoint")
     umount.add_argument("--timeout", type=float, default=120.0, help="seconds to wait (default 120)")
+    umount.add_argument("--lazy", "-z", action="store_true",
+                        help="detach now even if files are open there; the mount ends when "
+                             "they are closed")
 
     status = add("status", cmd_status, "show live mounts and files not yet sent")
     status.add_argument("--config", default=None,
@@ -77,7 +80,9 @@ def build_parser():
     emulate = add("emulate", cmd_emulate, "run a local emulator of a service in the foreground")
     emulate.add_argument("type", help="backend type, e.g. scrapinghub")
     emulate.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
-    emulate.add_argument("--data", default="demo", choices=("demo", "bench"), help="seed data set")
+    emulate.add_argument("--data", default="demo", help="seed data set (demo, bench, ...)")
+    emulate.add_argument("--name", default=None, help="remote name in the printed TOML")
+    emulate.add_argument("--toml-file", default=None, help="also write the remote's TOML here (0600)")
     emulate.add_argument("-v", "--debug", action="store_true")
 
     demo = add("demo", cmd_demo, "start the emulators, mount them and show the tree")
@@ -118,7 +123,7 @@ def cmd_mount(args):
 def cmd_umount(args):
     from hubfs import daemon
 
-    return daemon.umount(args.mountpoint, timeout=args.timeout)
+    return daemon.umount(args.mountpoint, timeout=args.timeout, lazy=args.lazy)
 
 
 def cmd_status(args):
@@ -144,6 +149,10 @@ def cmd_status(args):
                   f"{entry['attempts']} failed attempt(s){reason}) in {cache_dir}")
     if pending == 0:
         print("nothing pending: every written file was sent")
+    for cache_dir in filter(None, cache_dirs):
+        for entry in daemon.broken_entries(cache_dir):
+            print(f"set aside {entry['where']}: {entry['reason']} (data kept in "
+                  f"{entry['data'] or 'nowhere: it was missing'}) in {cache_dir}")
     return 0
 
 
@@ -194,7 +203,10 @@ def cmd_cat(args):
         if node.kind is Kind.SIZED:
             offset = 0
             while offset < node.size:
-                data = node.read(offset, min(4 << 20, node.size - offset))
+                data = node.read(offset, min(4 << 20, node.size - offset), node.version)
+                if not data:  # the service has fewer bytes than it said: never loop
+                    raise errors.Transient(f"{args.target}: short read at byte {offset} of "
+                                           f"{node.size}")
                 out.write(data)
                 offset += len(data)
         else:
@@ -212,15 +224,34 @@ def cmd_cat(args):
 
 
 def cmd_emulate(args):
-    import importlib
-
+    """Run one emulator in the foreground: the TOML remote that mounts it goes to stdout
+    (so `hubfs emulate TYPE > remote.toml` works), everything else to stderr."""
     import backends
+    from hubfs.config import remote_table
+    from hubfs.emulation import load_spec, serve_forever
 
     setup_logging(args.debug)
-    if args.type not in backends.BACKENDS:
-        raise errors.ConfigError(f"unknown type {args.type!r} (one of {', '.join(sorted(backends.BACKENDS))})")
-    emulator = importlib.import_module(backends.BACKENDS[args.type] + ".emulator")
-    return emulator.main(["--port", str(args.port), "--data", args.data] + (["-v"] if args.debug else []))
+    spec = load_spec(args.type)
+    if spec is None:
+        have = [t for t in backends.BACKENDS if load_spec(t) is not None]
+        raise errors.ConfigError(f"no emulator for type {args.type!r} (have: {', '.join(have)})")
+    if args.data not in spec.datasets:
+        raise errors.ConfigError(f"{args.type}: no data set {args.data!r} "
+                                 f"(have: {', '.join(spec.datasets)})")
+    server = spec.create_server(data=args.data, port=args.port)
+    table = remote_table(args.name or f"{args.type.replace('-', '_')}_demo", spec.remote_options(server))
+    if args.toml_file:
+        fd = os.open(args.toml_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(table)
+    print(f"{args.type} emulator ({args.data} data) listening on {server.url}"
+          + (f": {spec.summary}" if spec.summary else ""), file=sys.stderr)
+    print("The remote below mounts it (its key is a public demo key); Ctrl-C stops it.",
+          file=sys.stderr)
+    sys.stdout.write(table)
+    sys.stdout.flush()
+    serve_forever(server)
+    return 0
 
 
 def cmd_demo(args):

@@ -7,6 +7,7 @@ the remote and the key, never with a secret's value. See docs/config.md.
 """
 
 import dataclasses
+import json
 import os
 import re
 import stat
@@ -188,3 +189,26 @@ def parse_size(value, where):
     if not match:
         raise ConfigError(f"{where}: expected a size such as 512M or 10G")
     return int(match.group(1)) * UNITS[match.group(2).upper()]
+
+
+def _toml_value(value, where):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid TOML
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item, where) for item in value) + "]"
+    raise TypeError(f"{where}: cannot write a {type(value).__name__} as TOML")
+
+
+def remote_table(name, options):
+    """The TOML text of a `[remotes.<name>]` table holding *options* (what `hubfs
+    emulate` prints and `hubfs demo` writes); the inverse of what `parse_remote` reads."""
+    key = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+    lines = [f"[remotes.{key}]"]
+    for option, value in options.items():
+        if value is not None:
+            lines.append(f"{option} = {_toml_value(value, f'remotes.{name}.{option}')}")
+    return "\n".join(lines) + "\n"

@@ -7,63 +7,61 @@ runtime directory records the daemon's pid and log file, so `hubfs umount` can u
 and then wait until the daemon has finished its work and exited.
 """
 
-import hashlib
-import json
 import logging
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
 
 from hubfs import errors
+from hubfs.runtime import (all_states, canonical_mountpoint, daemon_pid, process_state, read_state,
+                           runtime_dir, state_path, write_state)
+
+__all__ = ["mount", "umount", "live_mounts", "read_state", "runtime_dir", "state_path"]
 
 log = logging.getLogger(__name__)
-
-
-def runtime_dir():
-    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    path = os.path.join(base, f"hubfs-{os.getuid()}")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
-
-
-def state_path(mountpoint):
-    digest = hashlib.sha1(os.path.realpath(mountpoint).encode()).hexdigest()[:16]
-    return os.path.join(runtime_dir(), f"mount-{digest}.json")
-
-
-def read_state(mountpoint):
-    try:
-        with open(state_path(mountpoint)) as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return None
 
 
 def default_log_file(config, mountpoint):
     logs = os.path.join(config.cache_dir, "logs")
     os.makedirs(logs, mode=0o700, exist_ok=True)
-    slug = os.path.realpath(mountpoint).strip("/").replace("/", "_") or "root"
+    slug = canonical_mountpoint(mountpoint).strip("/").replace("/", "_") or "root"
     return os.path.join(logs, f"{slug}.log")
 
 
 def check_mountpoint(mountpoint):
-    from hubfs.fuse.mount import is_mounted
+    """Refuse a mountpoint that is not a directory or holds a live mount; a dead hubfs
+    mount of this user (its daemon gone: every access fails with ENOTCONN) is cleaned up
+    first, since mounting over it is what the user asked for."""
+    from hubfs.fuse.mount import mount_entry, unmount
 
+    entry = mount_entry(mountpoint)
+    if entry is not None:
+        state = read_state(mountpoint)
+        ours = entry.fstype == "fuse.hubfs" and entry.owner_matches()
+        if ours and daemon_pid(state) is None:
+            log.info("mountpoint %s: cleaning up a dead hubfs mount (its daemon is gone)", mountpoint)
+            print(f"hubfs: {mountpoint}: cleaning up a dead hubfs mount left by a daemon that "
+                  "died", file=sys.stderr)
+            unmount(mountpoint, lazy=True)
+        elif entry.fstype == "fuse.hubfs":
+            raise errors.ConfigError(f"mountpoint {mountpoint}: a live hubfs mount is there "
+                                     f"(daemon pid {daemon_pid(state)}); unmount it first: "
+                                     f"hubfs umount {mountpoint}")
+        else:
+            raise errors.ConfigError(f"mountpoint {mountpoint}: something ({entry.fstype}) is "
+                                     "already mounted there")
     if not os.path.isdir(mountpoint):
         raise errors.ConfigError(f"mountpoint {mountpoint}: not a directory")
-    if is_mounted(mountpoint):
-        raise errors.ConfigError(f"mountpoint {mountpoint}: something is already mounted there")
 
 
 def mount(config, mountpoint, foreground=False, read_only=False, only=None, log_file=None, debug=False):
     """Mount and return an exit status; raises `HubfsError` on a failure before forking."""
     from hubfs.cli import setup_logging
 
+    runtime_dir()  # refuse an unsafe runtime directory before anything is started
     check_mountpoint(mountpoint)
-    mountpoint = os.path.abspath(mountpoint)
+    mountpoint = canonical_mountpoint(mountpoint)
     if foreground:
         setup_logging(debug, filename=log_file)
         run(config, mountpoint, read_only, only, log_file,
@@ -138,9 +136,8 @@ def run(config, mountpoint, read_only, only, log_file, on_ready):
             log.info("%d file(s) pending from an earlier mount; sending them", len(pending))
         root = mount_root(remotes, only)
         state_file = state_path(mountpoint)
-        with open(state_file, "w") as fh:
-            json.dump({"pid": os.getpid(), "mountpoint": mountpoint, "log": log_file,
-                       "cache_dir": config.cache_dir, "remotes": sorted(remotes)}, fh)
+        write_state(mountpoint, {"pid": os.getpid(), "mountpoint": mountpoint, "log": log_file,
+                                 "cache_dir": config.cache_dir, "remotes": sorted(remotes)})
         try:
             log.info("mounting %s at %s (cache %s%s)", ", ".join(sorted(remotes)), mountpoint,
                      config.cache_dir, ", read-only" if read_only else "")
@@ -157,18 +154,9 @@ def run(config, mountpoint, read_only, only, log_file, on_ready):
 
 
 def live_mounts():
-    """State of every running hubfs mount of this user."""
-    states = []
-    for name in os.listdir(runtime_dir()):
-        if name.startswith("mount-") and name.endswith(".json"):
-            try:
-                with open(os.path.join(runtime_dir(), name)) as fh:
-                    state = json.load(fh)
-            except (OSError, ValueError):
-                continue
-            if _alive(state.get("pid", 0)):
-                states.append(state)
-    return states
+    """State of every running hubfs mount of this user (a state file whose daemon is
+    proven alive)."""
+    return [state for state in all_states() if daemon_pid(state) is not None]
 
 
 def clean_orphans(spool, cache_dir):
@@ -182,37 +170,51 @@ def clean_orphans(spool, cache_dir):
         spool.discard(spool_id)
 
 
-def umount(mountpoint, timeout=120.0):
-    """Unmount *mountpoint* and wait for its daemon to exit; returns an exit status."""
-    from hubfs.fuse.mount import is_mounted
+def umount(mountpoint, timeout=120.0, lazy=False):
+    """Unmount *mountpoint* and wait for its daemon to exit; returns an exit status.
 
-    mountpoint = os.path.abspath(mountpoint)
+    Never touches the mountpoint itself (a hung mount would hang us too): a mount whose
+    daemon does not answer the kernel within a few seconds is aborted. Only a process
+    proven to be the daemon of this mount (`hubfs.runtime.daemon_pid`) is ever signalled.
+    """
+    from hubfs.fuse.mount import busy_holders, mount_entry, unmount
+
+    mountpoint = canonical_mountpoint(mountpoint)
     state = read_state(mountpoint)
-    if not is_mounted(mountpoint):
-        if state and _alive(state["pid"]):
-            os.kill(state["pid"], signal.SIGTERM)
-        else:
+    pid = daemon_pid(state)
+    if mount_entry(mountpoint) is None:
+        if pid is None:
             raise errors.HubfsError(f"{mountpoint}: not mounted")
+        os.kill(pid, signal.SIGTERM)  # mounted no more, but its daemon lingers
     else:
-        tool = shutil.which("fusermount3") or shutil.which("fusermount")
-        command = [tool, "-u", mountpoint] if tool else ["umount", mountpoint]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise errors.HubfsError(f"{mountpoint}: unmount failed: {result.stderr.strip()}")
-    if state:
+        result = unmount(mountpoint, lazy=lazy)
+        if result == "busy":
+            holders = busy_holders(mountpoint)
+            who = ", ".join(f"{name} (pid {p})" for p, name in holders) or "some process"
+            raise errors.HubfsError(f"{mountpoint}: busy: files or directories are open there by "
+                                    f"{who}; close them, or unmount lazily with "
+                                    f"hubfs umount --lazy {mountpoint} (it detaches now and "
+                                    "finishes when they are closed)")
+        if result != "ok":
+            raise errors.HubfsError(f"{mountpoint}: unmount failed: {result}")
+    if pid is not None:
         started = time.monotonic()
         announced = None
-        while _alive(state["pid"]):
+        while daemon_pid(state) is not None:
             waited = time.monotonic() - started
             if waited > timeout:
-                raise errors.HubfsError(f"{mountpoint}: daemon pid {state['pid']} still busy after "
+                raise errors.HubfsError(f"{mountpoint}: daemon pid {pid} still busy after "
                                         f"{timeout:.0f}s; see {state.get('log')}")
+            if process_state(pid) in ("T", "t"):
+                raise errors.HubfsError(f"{mountpoint}: unmounted, but daemon pid {pid} is "
+                                        "stopped (SIGSTOP or a debugger): it finishes sending "
+                                        f"what is pending once continued (kill -CONT {pid})")
             if waited > 1.0:
                 waiting = pending_paths(state)
                 if waiting != announced:
                     what = (f"sending {len(waiting)} pending file(s): {', '.join(waiting)}"
                             if waiting else "finishing")
-                    print(f"hubfs: waiting for daemon pid {state['pid']}: {what}", file=sys.stderr)
+                    print(f"hubfs: waiting for daemon pid {pid}: {what}", file=sys.stderr)
                     announced = waiting
             time.sleep(0.1)
     print(f"hubfs: unmounted {mountpoint}")
@@ -228,24 +230,18 @@ def pending_entries(cache_dir):
     return Spool(cache_dir).pending()
 
 
+def broken_entries(cache_dir):
+    """Journal entries set aside as unsendable in *cache_dir* (see `hubfs.cache.spool`)."""
+    from hubfs.cache.spool import Spool
+
+    if not cache_dir or not os.path.isdir(os.path.join(cache_dir, "spool")):
+        return []
+    return Spool(cache_dir).broken()
+
+
 def pending_paths(state):
     """Paths of the journal entries a mount's daemon still has to send."""
     from hubfs.cache.spool import entry_path
 
     return [entry_path(e) for e in pending_entries(state.get("cache_dir"))
             if e["remote"] in state.get("remotes", [])]
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False

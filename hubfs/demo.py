@@ -5,7 +5,6 @@ returns) with the `demo` seed data on free loopback ports; their config goes to 
 file under the runtime directory. `hubfs demo --stop` unmounts and stops them.
 """
 
-import importlib
 import json
 import os
 import signal
@@ -17,7 +16,8 @@ import urllib.request
 
 import backends
 from hubfs import errors
-from hubfs.daemon import runtime_dir
+from hubfs.runtime import read_private, runtime_dir, write_private
+from hubfs.emulation import load_spec
 
 DEFAULT_MOUNTPOINT = "/tmp/hubfs-demo"
 SHOW_PER_DIR = 3  # entries shown per directory before "... N more"
@@ -28,15 +28,13 @@ def state_file():
 
 
 def emulated_types():
-    """Backend types that ship an emulator, in registry order."""
-    found = []
-    for type_name, module in backends.BACKENDS.items():
-        try:
-            importlib.import_module(module + ".emulator")
-        except ImportError:
-            continue
-        found.append(type_name)
-    return found
+    """Backend types that ship an emulator (an `EmulatorSpec`), in registry order."""
+    return [type_name for type_name in backends.BACKENDS if load_spec(type_name) is not None]
+
+
+def remote_name(type_name):
+    """The demo's name for the remote of *type_name* (a TOML bare key)."""
+    return type_name.replace("-", "_")
 
 
 def free_port():
@@ -71,27 +69,34 @@ def start(mountpoint=None):
             port = free_port()
             url = f"http://127.0.0.1:{port}/"
             log = open(os.path.join(workdir, f"{type_name}-emulator.log"), "w")
+            table_file = os.path.join(workdir, f"{type_name}.toml")
             process = subprocess.Popen(
-                [sys.executable, "-m", "hubfs", "emulate", type_name, "--port", str(port), "--data", "demo"],
+                [sys.executable, "-m", "hubfs", "emulate", type_name, "--port", str(port),
+                 "--data", "demo", "--name", remote_name(type_name), "--toml-file", table_file],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
             state["emulators"].append({"type": type_name, "pid": process.pid, "url": url})
             wait_healthy(url)
-            emulator = importlib.import_module(backends.BACKENDS[type_name] + ".emulator")
-            tables.append(emulator.remote_toml(type_name, url, emulator.DEMO_APIKEY))
+            with open(table_file) as fh:
+                tables.append(fh.read())
         config_path = os.path.join(workdir, "hubfs.toml")
-        fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f'[hubfs]\ncache_dir = "{os.path.join(workdir, "cache")}"\n\n' + "\n".join(tables))
+        write_private(config_path, f'[hubfs]\ncache_dir = {json.dumps(os.path.join(workdir, "cache"))}\n\n'
+                      + "\n".join(tables))
         state["config"] = config_path
-        with open(state_file(), "w") as fh:
-            json.dump(state, fh)
+        write_private(state_file(), json.dumps(state))
         subprocess.run([sys.executable, "-m", "hubfs", "mount", "--config", config_path, mountpoint],
                        check=True)
     except BaseException:
         stop(quiet=True)
         raise
     print(f"\nThe demo tree at {mountpoint} (first {SHOW_PER_DIR} entries per directory):\n")
-    show_tree(mountpoint)
+    for emulator in state["emulators"]:
+        remote = remote_name(emulator["type"])
+        print(f"{remote}/    ({emulator['type']} emulator at {emulator['url']})")
+        for path in load_spec(emulator["type"]).demo_paths or ("",):
+            top = os.path.join(mountpoint, remote, path)
+            if path:
+                print(f"    {path}/")
+            show_tree(top, prefix="        " if path else "    ", depth=path.count("/") + 1)
     print(f"\nExplore it with ls, cat, grep, cp, rsync, tar. Config: {config_path}")
     print(f"Try:  cat {first_file(mountpoint, 'items.jl')} | head -3")
     print("Unmount and stop the emulators with:  make demo-stop   (or: hubfs demo --stop)")
@@ -131,11 +136,19 @@ def first_file(root, name):
     return os.path.join(root, "...", name)
 
 
+def _is_our_emulator(pid):
+    try:
+        with open(f"/proc/{int(pid)}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+        return os.stat(f"/proc/{int(pid)}").st_uid == os.getuid() and b"emulate" in argv
+    except (OSError, TypeError, ValueError):
+        return False
+
+
 def stop(quiet=False):
     try:
-        with open(state_file()) as fh:
-            state = json.load(fh)
-    except (OSError, ValueError):
+        state = json.loads(read_private(state_file()) or "")
+    except ValueError:
         if not quiet:
             print("hubfs: no demo is running")
         return 0
@@ -144,6 +157,8 @@ def stop(quiet=False):
     if is_mounted(state["mountpoint"]):
         subprocess.run([sys.executable, "-m", "hubfs", "umount", state["mountpoint"]], check=False)
     for emulator in state.get("emulators", []):
+        if not _is_our_emulator(emulator.get("pid")):
+            continue  # gone, or the pid now belongs to some other process: leave it alone
         try:
             os.kill(emulator["pid"], signal.SIGTERM)
         except ProcessLookupError:

@@ -1,24 +1,33 @@
-"""The one HTTP layer every backend client uses: pooling, timeouts, the retry policy, and
-status-to-error mapping.
+"""The one HTTP layer every backend client uses: pooling, timeouts, the retry policy with
+its retry classes, per-remote request slots, deadlines, and status-to-error mapping.
 
-Retries are urllib3's `Retry` (jittered exponential backoff, `Retry-After` honoured but
-capped, so a hostile or confused server cannot park a syscall for an hour), applied to
-idempotent requests only: a POST is retried only when the caller says it is safe. Bodies
-that are cut mid-transfer are retried here for requests read whole; streamed reads are
-resumed by the backend, which knows where the stream can restart. Every request is logged
-at DEBUG as one line without credentials, and final failures become the neutral errors of
-`hubfs.errors` with the URL path in their message.
+Every response first meets the backend's *classify* hook, which may call it transient
+(`Outcome.retry`: backoff and try again, counted as an attempt), not ready yet
+(`Outcome.wait`: the service asked us to come back later, a DS3 chunk still on tape; the
+wait is not a failure and holds no request slot) or final (`Outcome.fail`); without a
+verdict the status decides (429/5xx/408 transient, the rest mapped by the one table in
+`hubfs.errors`). Connection failures, timeouts and bodies cut mid-transfer are transient
+too. Retrying is done here, in one loop, so that one deadline bounds the whole call: no
+request waits past it, whatever the service does (a server that accepts and then says
+nothing costs the deadline, not six read timeouts). Backoff, its jitter and the parsing of
+`Retry-After` are urllib3's `Retry`; a `Retry-After` is honoured up to a cap. Only
+idempotent requests are repeated (a POST only when the caller says so). Each remote has
+its own bounded number of requests in flight (`max_requests`), so a stalled service fills
+its own slots, never another remote's. Every request is logged at DEBUG without
+credentials; retries show at INFO once they pile up, and waits at INFO with the time
+left, so a user sees why `cat` is slow; final failures become neutral errors with the URL
+path in their message.
 """
 
+import dataclasses
 import logging
-import random
 import threading
 import time
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib3.util.retry import RequestHistory, Retry
 
 from hubfs import errors
 
@@ -31,117 +40,242 @@ BODY_ERRORS = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
 )
+IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"))
+# Retries of one call logged at DEBUG before they are worth an INFO line.
+QUIET_RETRIES = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """A backend's verdict on a response (see the module docstring)."""
+
+    kind: str  # "retry", "wait" or "fail"
+    reason: str = ""
+    seconds: float | None = None
+    error: Exception | None = None
+
+    @classmethod
+    def retry(cls, reason, after=None):
+        return cls("retry", reason, after)
+
+    @classmethod
+    def wait(cls, reason, seconds):
+        return cls("wait", reason, float(seconds))
+
+    @classmethod
+    def fail(cls, error):
+        return cls("fail", str(error), error=error)
 
 
 class RetryPolicy:
-    """The shared retry settings (one place, so every backend behaves alike)."""
+    """The shared retry settings (one place, so every backend behaves alike).
+
+    *deadline* bounds one call including its retries and waits; *wait_max* bounds the
+    not-ready waits a service may ask for within it (they may be long: tape).
+    """
 
     def __init__(self, attempts=6, backoff=0.25, backoff_max=8.0, retry_after_max=30,
-                 connect_timeout=10.0, read_timeout=60.0):
+                 connect_timeout=10.0, read_timeout=60.0, deadline=120.0, wait_max=900.0):
         self.attempts = attempts
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.retry_after_max = retry_after_max
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline = deadline
+        self.wait_max = wait_max
 
-    def urllib3_retry(self, any_method):
-        """Build the urllib3 `Retry` for a session; *any_method* also retries POST/PATCH."""
-        return Retry(
-            total=self.attempts - 1,
-            connect=self.attempts - 1,
-            read=self.attempts - 1,
-            status=self.attempts - 1,
-            other=0,
-            allowed_methods=None if any_method else Retry.DEFAULT_ALLOWED_METHODS,
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=self.backoff,
-            backoff_max=self.backoff_max,
-            backoff_jitter=self.backoff,
-            respect_retry_after_header=True,
-            retry_after_max=self.retry_after_max,
-            # Hand back the last response instead of raising, so the caller can turn the
-            # service's own error body into a message.
-            raise_on_status=False,
-        )
+    def urllib3_retry(self):
+        """urllib3's `Retry` as our backoff calculator (jitter, cap, Retry-After parsing);
+        the loop in `HttpClient.request` decides when to use it."""
+        return Retry(total=self.attempts - 1, backoff_factor=self.backoff,
+                     backoff_max=self.backoff_max, backoff_jitter=self.backoff,
+                     respect_retry_after_header=True, retry_after_max=self.retry_after_max,
+                     raise_on_status=False)
+
+    @staticmethod
+    def step(retry):
+        """*retry* after one more failed attempt (what its backoff is computed from)."""
+        return retry.new(history=retry.history + (RequestHistory(None, None, None, None, None),))
+
+    def backoff_after(self, retry):
+        return min(self.backoff_max, retry.get_backoff_time() or self.backoff)
 
     def sleep_before(self, attempt):
-        """Sleep before retry number *attempt* (1-based) of a cut body or stream."""
-        delay = min(self.backoff_max, self.backoff * (2 ** (attempt - 1)))
-        time.sleep(delay + random.random() * self.backoff)
+        """Sleep before retry number *attempt* (1-based) of a cut stream a backend resumes."""
+        retry = self.urllib3_retry()
+        for _ in range(attempt):
+            retry = self.step(retry)
+        time.sleep(self.backoff_after(retry))
 
 
 DEFAULT_POLICY = RetryPolicy()
 
 
+class _Attempts:
+    """The state of one call's retry loop: attempts left, the deadline, and log lines."""
+
+    def __init__(self, client, where, deadline):
+        self.client = client
+        self.policy = client.policy
+        self.where = where
+        self.started = time.monotonic()
+        self.deadline = self.started + (deadline if deadline is not None else self.policy.deadline)
+        self.retry = self.policy.urllib3_retry()
+        self.failures = 0
+        self.waited = 0.0
+
+    def left(self):
+        return self.deadline - time.monotonic()
+
+    def timeout(self, requested):
+        """The (connect, read) timeout of the next attempt, never past the deadline."""
+        connect, read = requested if isinstance(requested, tuple) else (requested, requested)
+        left = max(0.5, self.left())
+        return (min(connect, left), min(read, left))
+
+    def again(self, reason, after=None):
+        """Sleep before the next attempt, or raise `Transient` when none is left."""
+        self.failures += 1
+        spent = time.monotonic() - self.started
+        if self.failures >= self.policy.attempts:
+            raise errors.Transient(f"{self.where}: {reason} (gave up after {self.failures} "
+                                   f"attempts in {spent:.1f}s)")
+        self.retry = self.policy.step(self.retry)
+        delay = self.policy.backoff_after(self.retry)
+        if after is not None:
+            delay = max(delay, min(float(after), self.policy.retry_after_max))
+        if delay >= self.left():
+            raise errors.Transient(f"{self.where}: {reason} (gave up after {self.failures} "
+                                   f"attempts in {spent:.1f}s: the deadline of "
+                                   f"{self.deadline - self.started:.0f}s would pass)")
+        level = logging.INFO if self.failures > QUIET_RETRIES else logging.DEBUG
+        log.log(level, "%s: %s; retry %d of %d in %.1fs", self.where, reason, self.failures,
+                self.policy.attempts - 1, delay)
+        self.client.count("retries")
+        time.sleep(delay)
+
+    def wait(self, reason, seconds):
+        """Wait as the service asked (not a failure), within the deadline and `wait_max`."""
+        seconds = max(0.0, seconds)
+        if self.waited + seconds > self.policy.wait_max or seconds >= self.left():
+            raise errors.Transient(f"{self.where}: {reason}; still not ready after waiting "
+                                   f"{self.waited:.0f}s (limit {min(self.policy.wait_max, self.deadline - self.started):.0f}s)")
+        log.info("%s: %s; waiting %.0fs as the service asks (%.0fs left)", self.where, reason,
+                 seconds, self.left())
+        self.client.count("waits")
+        time.sleep(seconds)
+        self.waited += seconds
+
+
 class HttpClient:
     """A pooled HTTP client for one remote; thread-safe (requests sessions are, for use
-    from worker threads with distinct requests)."""
+    from worker threads with distinct requests).
 
-    def __init__(self, name, auth=None, headers=None, policy=DEFAULT_POLICY, pool_size=16):
+    *classify(response)* is the backend's retry-class hook (see the module docstring);
+    *max_requests* bounds this remote's requests in flight.
+    """
+
+    def __init__(self, name, auth=None, headers=None, policy=DEFAULT_POLICY, pool_size=16,
+                 classify=None, max_requests=None):
         self.name = name
         self.policy = policy
-        self._sessions = {}
-        for any_method in (False, True):
-            session = requests.Session()
-            session.auth = auth
-            session.headers.update(headers or {})
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size,
-                                  max_retries=policy.urllib3_retry(any_method))
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._sessions[any_method] = session
+        self.classify = classify
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.headers.update(headers or {})
+        # No retries inside urllib3: the loop here retries, under one deadline.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size,
+                              max_retries=Retry(total=0, connect=0, read=0, status=0,
+                                                other=0, redirect=0, raise_on_status=False))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._slots = threading.BoundedSemaphore(max_requests or pool_size)
         self._count_lock = threading.Lock()
-        self.request_count = 0
+        self.counters = {"requests": 0, "retries": 0, "waits": 0}
+
+    @property
+    def request_count(self):
+        return self.counters["requests"]
+
+    def count(self, what):
+        with self._count_lock:
+            self.counters[what] = self.counters.get(what, 0) + 1
 
     def close(self):
-        for session in self._sessions.values():
-            session.close()
+        self.session.close()
 
-    def request(self, method, url, *, idempotent=None, stream=False, expect=(200,), **kwargs):
+    def request(self, method, url, *, idempotent=None, stream=False, expect=(200,),
+                deadline=None, **kwargs):
         """Send one request and return the `requests.Response`.
 
         *idempotent* defaults to True for GET/HEAD/PUT/DELETE; pass True for a POST that
-        may be repeated safely. A status outside *expect* raises the mapped neutral error;
-        a status listed in *expect* (say 404 where "missing" is an answer) is returned.
-        With *stream* False a body cut mid-transfer is fetched again (idempotent only).
+        may be repeated safely. A status outside *expect* raises the mapped neutral error
+        (after the retries its class allows); a status listed in *expect* (say 404 where
+        "missing" is an answer) is returned. With *stream* False the body is read here,
+        and one cut mid-transfer is fetched again. *deadline* (seconds) bounds the whole
+        call, retries and waits included; default the policy's.
         """
         if idempotent is None:
-            idempotent = method in Retry.DEFAULT_ALLOWED_METHODS
-        session = self._sessions[bool(idempotent and method not in Retry.DEFAULT_ALLOWED_METHODS)]
-        kwargs.setdefault("timeout", self.policy.timeout)
+            idempotent = method in IDEMPOTENT_METHODS
+        requested_timeout = kwargs.pop("timeout", self.policy.timeout)
         where = f"{self.name}: {method} {urlsplit(url).path}"
-        attempt = 0
+        attempts = _Attempts(self, where, deadline)
         while True:
-            attempt += 1
             started = time.monotonic()
             try:
-                # Always stream at first: requests would otherwise read the body inside
-                # send(), where a cut body cannot be told from a refused connection.
-                response = session.request(method, url, stream=True, **kwargs)
-            except requests.exceptions.RetryError as exc:
-                raise errors.Transient(f"{where}: gave up after {self.policy.attempts} attempts") from exc
-            except BODY_ERRORS as exc:  # urllib3 has already retried connecting
-                raise errors.Transient(f"{where}: {describe(exc)}") from exc
-            if not stream:
-                try:
-                    response.content  # read now, so a cut body is seen (and retried) here
-                except BODY_ERRORS as exc:
-                    if idempotent and attempt < self.policy.attempts:
-                        log.debug("%s: %s; retrying", where, describe(exc))
-                        self.policy.sleep_before(attempt)
-                        continue
-                    raise errors.Transient(f"{where}: {describe(exc)} "
-                                           f"(after {attempt} attempts)") from exc
-            with self._count_lock:
-                self.request_count += 1
+                with self._slots:
+                    # Always stream at first: requests would otherwise read the body inside
+                    # send(), where a cut body cannot be told from a refused connection.
+                    response = self.session.request(method, url, stream=True,
+                                                    timeout=attempts.timeout(requested_timeout),
+                                                    **kwargs)
+                    if not stream:
+                        response.content  # read now, so a cut body is seen (and retried) here
+            except BODY_ERRORS as exc:
+                if not idempotent:
+                    raise errors.Transient(f"{where}: {describe(exc)} (not repeated: the "
+                                           "request may have reached the service)") from exc
+                attempts.again(describe(exc))
+                continue
+            self.count("requests")
             log.debug("%s -> %s in %.3fs", where, response.status_code, time.monotonic() - started)
-            if response.status_code in expect:
-                return response
-            detail = error_detail(response)
+            outcome = self.classify(response) if self.classify is not None else None
+            if outcome is None:
+                if response.status_code in expect:
+                    return response
+                if response.status_code in RETRY_STATUSES:
+                    outcome = Outcome.retry(f"HTTP {response.status_code}",
+                                            after=_retry_after(response))
+            if outcome is None:
+                detail = error_detail(response)
+                response.close()
+                raise errors.from_status(response.status_code, where, detail)
             response.close()
-            if idempotent and response.status_code in RETRY_STATUSES:
-                detail = f"after {self.policy.attempts} attempts" + (f": {detail}" if detail else "")
-            raise errors.from_status(response.status_code, where, detail)
+            if outcome.kind == "fail":
+                raise outcome.error
+            if outcome.kind == "wait":
+                attempts.wait(outcome.reason, outcome.seconds)
+                continue
+            if not idempotent:
+                detail = error_detail(response)
+                raise errors.from_status(response.status_code, where,
+                                         outcome.reason + (f": {detail}" if detail else ""))
+            try:
+                attempts.again(outcome.reason, after=outcome.seconds)
+            except errors.Transient as exc:
+                detail = error_detail(response)
+                raise errors.Transient(f"{exc}" + (f": {detail}" if detail else "")) from None
+
+
+def _retry_after(response):
+    """Seconds a `Retry-After` header asks for (delta or HTTP date), or None."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return Retry().parse_retry_after(value)
+    except Exception:  # a malformed header is only a hint
+        return None
 
 
 def error_detail(response):

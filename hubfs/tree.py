@@ -39,6 +39,10 @@ class Node:
     """
 
     is_dir = False
+    # Seconds for which this node's attributes (and, for a directory, its listing) may be
+    # trusted without asking the service again; None leaves it to the core (long for
+    # immutable nodes, about a second for attributes and a minute for listings otherwise).
+    ttl = None
 
     def __init__(self, name, mtime=0.0, immutable=False):
         self.name = name
@@ -129,8 +133,11 @@ class File(Node):
     # from the current content). "append": the spool holds only the bytes written after
     # the open, and `commit()` adds them (appending JSON lines = adding records).
     write_mode = "replace"
-    # For SIZED files: the exact byte size.
+    # For SIZED files: the exact byte size, and a token naming this version of the bytes
+    # (an ETag, a version id) or None. The core pins the version seen at `open` and passes
+    # it to every `read` of that open, so one open never mixes two versions.
     size = None
+    version = None
 
     def cache_key(self):
         """A string naming this content for the cross-mount disk cache, or None.
@@ -140,8 +147,11 @@ class File(Node):
         """
         return None
 
-    def read(self, offset, length):
-        """SIZED files: return up to *length* bytes at *offset* (short only at EOF)."""
+    def read(self, offset, length, version=None):
+        """SIZED files: return exactly *length* bytes at *offset* (fewer only at the end of
+        the file). *version* is the `version` seen at open: raise `Conflict` when the
+        service no longer has it. A body that arrives short must raise, never return
+        short: the core turns a short read into EIO, but cannot know the cause."""
         raise NotImplementedError
 
     def render(self, after=None):
@@ -153,18 +163,45 @@ class File(Node):
         """
         raise NotImplementedError
 
-    def commit(self, path):
+    def commit(self, path, progress):
         """Send the content spooled at *path* (see `write_mode`); blocking.
 
-        Called when a writer closes or fsyncs the file, and again after a crash for what
-        the journal still holds, so it must be safe to repeat with the same bytes. Check
-        the whole content first and raise `InvalidContent` (EINVAL) before sending
-        anything when it is malformed or too large; raise other `HubfsError`s for
-        failures of the service (the spool is kept and sent again later).
+        Called when a writer closes or fsyncs the file, and again after a crash or a
+        failure for what the journal still holds. Check the whole content first and raise
+        `InvalidContent` (EINVAL) before sending anything when it is malformed or too
+        large; raise other `HubfsError`s for failures of the service (the spool is kept
+        and sent again later). *progress* is a `CommitProgress`: a commit that sends in
+        steps the service cannot take twice (appended logs, drops, upload parts) records
+        each acknowledged step with `progress.record(...)` and, when called again for the
+        same journal entry, finds them in `progress.state` and sends only the rest.
         """
         from hubfs.errors import ReadOnly
 
         raise ReadOnly(f"{self.name!r} is read-only")
+
+    def copy_from(self, source):
+        """Make this (new) file a copy of *source*, a file of the same remote, on the
+        service itself (a rename of content already sent). Return False when the service
+        has no such copy; the core then copies the bytes through the mount."""
+        return False
+
+
+class CommitProgress:
+    """What earlier attempts of one pending send got the service to acknowledge.
+
+    *state* is a dict of JSON-able fields, `{}` on the first attempt. `record(**fields)`
+    merges fields into it and writes them to the journal entry before it returns, so a
+    daemon killed right after survives with them (the journal write is atomic).
+    """
+
+    def __init__(self, state=None, saver=None):
+        self.state = dict(state or {})
+        self._saver = saver
+
+    def record(self, **fields):
+        self.state.update(fields)
+        if self._saver is not None:
+            self._saver(dict(self.state))
 
 
 class Remote:

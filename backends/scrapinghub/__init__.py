@@ -3,9 +3,9 @@
 This module holds only what configuration validation needs (`OPTIONS`) and the `Remote`
 entry point; the HTTP client and the node tree are imported when a remote is built, so
 validating a config file does not load `requests` or `msgpack`. The tree is described in
-`tree.py` (its writable parts in `collections.py`, `frontier.py` and `tags.py`), the file
-formats in `render.py`, written content checks in `content.py`, name escaping in
-`keys.py`, the API calls in `client.py`, `collections_api.py` and `frontier_api.py`.
+`tree.py` (its writable parts in `stores.py`, `frontier.py` and `tags.py`), the file
+formats in `render.py`, written content checks in `validation.py`, name escaping in
+`hubfs/names.py`, the API calls in `client.py`, `collections_api.py` and `frontier_api.py`.
 """
 
 import time

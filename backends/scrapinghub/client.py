@@ -9,21 +9,20 @@ retries, timeouts and status mapping behave as in every other backend; record pa
 read whole, which lets that layer retry a page cut mid-body. Record streams are fetched
 by position (`start=P/S/J/N&count=K`): when the record count is known (a finished job's
 `stats`) pages are fetched several at a time and handed back strictly in order;
-otherwise they are fetched one after another until a short page. This module knows
-nothing of FUSE or of the node tree.
+otherwise they are fetched one after another until a short page. JSON lines pages can be
+handed back as the service's own bytes (`get_lines`: no decode, no encode), their record
+count checked; a page whose Content-Type is not what was asked (a proxy that ignores
+`Accept`) is refused. This module knows nothing of FUSE or of the node tree.
 """
 
-import collections
-import concurrent.futures
 import itertools
 import json
-import threading
 from urllib.parse import quote, urlsplit
 
 import msgpack
 
 import hubfs
-from hubfs import errors
+from hubfs import errors, parallel
 from hubfs.http import DEFAULT_POLICY, HttpClient
 
 KINDS = ("items", "logs", "requests", "samples")
@@ -58,8 +57,8 @@ JOB_TIME_FIELDS = ("pending_time", "running_time", "finished_time")
 
 
 class Client:
-    """One remote's connection to the service: the two bases, the key, the HTTP pool
-    and the small thread pool that fetches record pages in parallel."""
+    """One remote's connection to the service: the two bases, the key and the HTTP pool;
+    record pages are fetched in parallel through `hubfs.parallel.ordered_map`."""
 
     def __init__(self, name, apikey, app_url, storage_url, policy=DEFAULT_POLICY,
                  parallel_pages=PARALLEL_PAGES, parallel_page=PARALLEL_PAGE,
@@ -75,12 +74,8 @@ class Client:
             name, auth=(apikey, ""),
             headers={"User-Agent": f"hubfs/{hubfs.__version__}"},
             policy=policy, pool_size=max(16, 2 * parallel_pages))
-        self._pool = None
-        self._pool_lock = threading.Lock()
 
     def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
         self.http.close()
 
     # -- Dash (app) API ---------------------------------------------------------------
@@ -226,11 +221,10 @@ class Client:
         with *transform* None the page's own JSON lines bytes (`get_lines`).
 
         With *total* (the stats count) pages are fetched `parallel_pages` at a time; a
-        page shorter than asked is completed by more requests, the
-        last page asks for one record more than expected so that stale stats cannot hide
-        data, and a stream that ends before *total* raises `ServiceError`. Without it,
-        pages come one by one until a short page (or *max_pages* pages). *transform* runs in the worker
-        (rendering a page while the next ones download).
+        page shorter than asked is completed by more requests, the last page asks for one
+        record more than expected so that stale stats cannot hide data, and a stream that ends before *total* raises `ServiceError`. Without it,
+        pages come one by one until a short page (or *max_pages* pages). *transform* runs
+        in the worker (rendering a page while the next ones download).
         """
         if total is None or start >= total:
             yield from self._sequential_pages(kind, project, spider_id, job, start, transform,
@@ -243,21 +237,11 @@ class Client:
             size = min(self.parallel_page, total - offset)
             slots.append((offset, size, offset + size >= total))
             offset += size
-        pool = self._executor()
-        pending = collections.deque()
         more = False
-        try:
-            for slot in slots:
-                pending.append(pool.submit(self._fetch_slot, fetch, slot, total, transform))
-                if len(pending) >= self.parallel_pages:
-                    chunk, n, more = pending.popleft().result()
-                    yield chunk, n
-            while pending:
-                chunk, n, more = pending.popleft().result()
-                yield chunk, n
-        finally:
-            for future in pending:
-                future.cancel()
+        for chunk, n, more in parallel.ordered_map(
+                lambda slot: self._fetch_slot(fetch, slot, total, transform), slots,
+                self.parallel_pages):
+            yield chunk, n
         if more:
             # The last page held a record past the stats count: the stats were stale, so
             # read on until the stream really ends.
@@ -309,15 +293,6 @@ class Client:
             if n < page_size:
                 return
             start += n
-
-    def _executor(self):
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=2 * self.parallel_pages,
-                    thread_name_prefix=f"hubfs-{self.name}-pages")
-            return self._pool
-
 
 def _where(response):
     request = response.request

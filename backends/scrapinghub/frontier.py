@@ -1,7 +1,7 @@
 """A project's frontiers (HCF) as files: `frontier/<frontier>/<slot>.jl`.
 
 `frontier/` lists the project's frontiers, a frontier directory its slots, each as
-`<slot>.jl` (frontier and slot names escaped as in `keys.py`). A slot file renders the
+`<slot>.jl` (frontier and slot names escaped as in `hubfs/names.py`). A slot file renders the
 requests one read of the slot's queue hands out, one per line as `{"fp": ..., "qdata":
 ...}` in the service's order (`qdata` left out when null). It is append-only for
 writers: the lines appended to it (`echo '{"fp": "/page/1"}' >> s.jl`) are added to the
@@ -20,7 +20,9 @@ succeeds without a request.
 from hubfs.errors import InvalidContent, NotEmpty, NotFound
 from hubfs.tree import Dir, File, Kind
 
-from . import content, keys
+from hubfs import names
+
+from . import validation
 
 JL = ".jl"
 # The official frontier writer's batch size; a batch is also cut at about 1 MiB.
@@ -39,13 +41,13 @@ class FrontiersDir(Dir):
 
     def children(self):
         for frontier in self.site.frontier.list_frontiers(self.project):
-            name = keys.file_name(frontier)
+            name = names.file_name(frontier)
             if name is not None:
                 yield FrontierDir(self.site, self.project, frontier, name)
 
     def child(self, name):
         try:
-            frontier = keys.unescape(name)
+            frontier = names.unescape(name)
         except InvalidContent:
             frontier = None
         if frontier not in self.site.frontier.list_frontiers(self.project):
@@ -72,7 +74,7 @@ class FrontierDir(Dir):
 
     def children(self):
         for slot in self.site.frontier.list_slots(self.project, self.frontier):
-            name = keys.file_name(slot, JL)
+            name = names.file_name(slot, JL)
             if name is not None:
                 yield SlotFile(self, slot, name)
 
@@ -97,7 +99,7 @@ class FrontierDir(Dir):
 def _new_name(name, what):
     """The frontier or slot name a new file name stands for; `InvalidContent` for names
     the service's URLs cannot address (HTTP stacks decode `%2F` and drop `.` segments)."""
-    value = keys.unescape(name)
+    value = names.unescape(name)
     if not value or value in (".", "..") or "/" in value:
         raise InvalidContent(f"{name!r}: a {what} name cannot be empty, '.' or '..' or "
                              "hold '/' (the service addresses it in the URL path)")
@@ -109,7 +111,7 @@ def _slot(name):
     if not name.endswith(JL):
         return None
     try:
-        slot = keys.unescape(name[:-len(JL)])
+        slot = names.unescape(name[:-len(JL)])
     except InvalidContent:
         return None
     return slot or None
@@ -132,24 +134,34 @@ class SlotFile(File):
         lines = []
         for fp, qdata in self.frontier.site.frontier.queue(*self._args()):
             request = {"fp": fp} if qdata is None else {"fp": fp, "qdata": qdata}
-            lines.append(content.encode(request) + b"\n")
+            lines.append(validation.encode(request) + b"\n")
         yield b"".join(lines), None
 
-    def commit(self, path):
+    def commit(self, path, progress):
         # Check every line first: nothing is sent when one is malformed.
-        for number, obj in content.parse_lines(path):
-            content.frontier_request(number, obj)
+        for number, obj in validation.parse_lines(path):
+            validation.frontier_request(number, obj)
         api = self.frontier.site.frontier
+        # Batches acknowledged by an earlier attempt are not sent again (the frontier
+        # drops repeated fingerprints anyway, but a resend should cost only the rest).
+        done = progress.state.get("batches_sent", 0)
+        for number, batch in enumerate(self._batches(path), 1):
+            if number > done:
+                api.add(*self._args(), batch)
+                progress.record(batches_sent=number)
+
+    @staticmethod
+    def _batches(path):
         batch, size = [], 0
-        for number, obj in content.parse_lines(path):
-            line = content.frontier_request(number, obj)
+        for number, obj in validation.parse_lines(path):
+            line = validation.frontier_request(number, obj)
             batch.append(line)
             size += len(line) + 1
             if len(batch) >= ADD_BATCH or size >= ADD_BATCH_BYTES:
-                api.add(*self._args(), batch)
+                yield batch
                 batch, size = [], 0
         if batch:
-            api.add(*self._args(), batch)
+            yield batch
 
     def delete(self):
         self.frontier.site.frontier.delete_slot(*self._args())

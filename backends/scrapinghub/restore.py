@@ -1,7 +1,7 @@
 """Writing a store's `.jl` file: set every key it holds, in batches.
 
 Two streaming passes over the spooled file, so a 1 GB restore is never held in memory:
-the first validates every line (`content.store_record`) and raises `InvalidContent`
+the first validates every line (`validation.store_record`) and raises `InvalidContent`
 naming the first bad line before anything is sent; the second sends the records in
 batches of up to `BATCH_RECORDS` records or `BATCH_BYTES` bytes per POST. Keys absent from
 the file are left alone (a restore adds and overwrites, it never deletes). When the keys
@@ -9,13 +9,15 @@ of the file are strictly ascending (any file made from a `.jl` export is), no ke
 twice, so the order in which batches land does not matter and up to `PARALLEL_BATCHES`
 are in flight at once; otherwise batches go one after another so that a later line for a
 key wins, as it would in a sequential write. Sets are idempotent: a resend after a crash
-sets the same keys to the same values again.
+sets the same keys to the same values again, and batches already acknowledged are
+skipped (`progress`).
 """
 
-import concurrent.futures
 import logging
 
-from . import content
+from hubfs.parallel import ordered_map
+
+from . import validation
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,8 @@ def check(path):
     records = 0
     ascending = True
     previous = None
-    for number, obj in content.parse_lines(path):
-        key, _ = content.store_record(number, obj)
+    for number, obj in validation.parse_lines(path):
+        key, _ = validation.store_record(number, obj)
         if previous is not None and key <= previous:
             ascending = False
         previous = key
@@ -52,8 +54,8 @@ def check(path):
 def batches(path):
     """Yield lists of wire lines (second pass; the content is known to be valid)."""
     batch, size = [], 0
-    for number, obj in content.parse_lines(path):
-        _, line = content.store_record(number, obj)
+    for number, obj in validation.parse_lines(path):
+        _, line = validation.store_record(number, obj)
         batch.append(line)
         size += len(line) + 1
         if len(batch) >= BATCH_RECORDS or size >= BATCH_BYTES:
@@ -63,30 +65,25 @@ def batches(path):
         yield batch
 
 
-def restore(api, project, type_, name, path, parallel=PARALLEL_BATCHES, compress=COMPRESS):
-    """Set every record of the `.jl` file at *path* in store (*type_*, *name*)."""
+def restore(api, project, type_, name, path, parallel=PARALLEL_BATCHES, compress=COMPRESS,
+            progress=None):
+    """Set every record of the `.jl` file at *path* in store (*type_*, *name*).
+
+    With a `CommitProgress`, the number of leading batches the service acknowledged is
+    recorded as they complete (results come back in order), and a later attempt for the
+    same journal entry skips them.
+    """
     records, ascending = check(path)
     if not records:
         return 0
+    done = progress.state.get("batches_sent", 0) if progress is not None else 0
     send = lambda lines: api.set_lines(project, type_, name, lines, compress)  # noqa: E731
-    if not ascending or parallel <= 1:
-        for batch in batches(path):
-            send(batch)
-    else:
-        with concurrent.futures.ThreadPoolExecutor(
-                max_workers=parallel, thread_name_prefix="hubfs-restore") as pool:
-            pending = []
-            for batch in batches(path):
-                pending.append(pool.submit(send, batch))
-                if len(pending) >= parallel:
-                    # Bounded: at most *parallel* batches are read ahead of the network.
-                    done, _ = concurrent.futures.wait(
-                        pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                    for future in done:
-                        future.result()
-                    pending = [f for f in pending if not f.done()]
-            for future in pending:
-                future.result()
+    todo = (batch for number, batch in enumerate(batches(path), 1) if number > done)
+    # Bounded: at most *parallel* batches are read ahead of the network.
+    for number, _ in enumerate(ordered_map(send, todo, in_flight=parallel if ascending else 1),
+                               done + 1):
+        if progress is not None:
+            progress.record(batches_sent=number)
     log.debug("%s: set %d keys in collections/%s/%s/%s", api.name, records, project,
               type_, name)
     return records

@@ -15,7 +15,7 @@ replaces that tag by its pieces. The file stays mutable inside an immutable fini
 
 from hubfs.tree import File, Kind
 
-from . import content
+from . import validation
 
 
 class TagsFile(File):
@@ -36,8 +36,8 @@ class TagsFile(File):
         text = "".join(tag + "\n" for tag in tags)
         yield text.encode("utf-8", "backslashreplace"), None
 
-    def commit(self, path):
-        wanted = content.parse_tags(path)
+    def commit(self, path, progress):
+        wanted = validation.parse_tags(path)
         self.job.forget_metadata()  # the difference is taken against the service's tags
         current = self._tags()
         # Compare stripped: a service tag with surrounding spaces, rendered and written

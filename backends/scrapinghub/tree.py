@@ -30,7 +30,7 @@ from hubfs.errors import NotFound, ServiceError
 from hubfs.tree import Dir, File, Kind, StaticDir
 
 from . import render
-from .collections import CollectionsDir
+from .stores import CollectionsDir
 from .collections_api import CollectionsAPI
 from .frontier import FrontiersDir
 from .frontier_api import FrontierAPI

@@ -12,10 +12,17 @@ sends it (DESIGN.md semantics 3). Room is checked at every `write`: past
 `max_bytes` of spooled data, or closer than `min_free` to a full disk, the write fails
 with ENOSPC instead of accepting bytes that could not be kept.
 
+An entry that cannot be sent as it stands (its data file is gone, its JSON is damaged,
+or sending it hit a bug rather than a service error) is *set aside*: moved with its data
+into `<cache_dir>/spool/broken/`, reported once in the log and listed by `hubfs status`,
+so that one bad entry can never stop the daemon or be retried forever, and the bytes stay
+with the user.
+
 Thread-safe; blocking (callers run it from worker threads where it may wait on disk).
 """
 
 import json
+import logging
 import os
 import threading
 import time
@@ -23,12 +30,16 @@ import uuid
 
 from hubfs.errors import SpoolFull
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MIN_FREE = 64 * 1024 * 1024
+ENTRY_FIELDS = {"id": str, "remote": str, "path": list, "mode": str, "journaled": (int, float)}
 
 
 class Spool:
     def __init__(self, cache_dir, max_bytes=None, min_free=DEFAULT_MIN_FREE):
         self.dir = os.path.join(cache_dir, "spool")
+        self.broken_dir = os.path.join(self.dir, "broken")
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         os.chmod(self.dir, 0o700)
         self.max_bytes = max_bytes
@@ -110,32 +121,89 @@ class Spool:
             self._write_entry(entry, durable=True)
         return entry
 
-    def done(self, spool_id):
-        """The service has the content: forget the entry and its data."""
+    def done(self, spool_id, keep_data=False):
+        """The service has the content (or it can never be sent): forget the entry and,
+        unless *keep_data* (a writer still has the file open), its data."""
         try:
             os.unlink(os.path.join(self.dir, f"{spool_id}.json"))
         except FileNotFoundError:
             pass
         # No fsync: an entry that reappears after a power cut is sent again, harmlessly.
-        self._remove(self.data_path(spool_id))
+        if not keep_data:
+            self._remove(self.data_path(spool_id))
 
     def entry(self, spool_id):
         try:
             with open(os.path.join(self.dir, f"{spool_id}.json")) as fh:
                 return json.load(fh)
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, ValueError, UnicodeDecodeError):
             return None
 
     def pending(self):
-        """Every journaled entry, oldest first."""
+        """Every well-formed journaled entry, oldest first. Damaged entries, and entries
+        whose data file is gone, are set aside on the way (see the module docstring)."""
         entries = []
         for name in os.listdir(self.dir):
-            if name.endswith(".json"):
-                entry = self.entry(name[:-5])
-                if entry is not None:
-                    entry["size"] = _size(self.data_path(entry["id"]))
-                    entries.append(entry)
+            if not name.endswith(".json"):
+                continue
+            spool_id = name[:-5]
+            path = os.path.join(self.dir, name)
+            try:
+                with open(path) as fh:
+                    entry = json.load(fh)
+            except FileNotFoundError:
+                continue  # sent and removed while we listed
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                self.set_aside(spool_id, f"unreadable journal entry ({exc})")
+                continue
+            problem = _entry_problem(entry, spool_id)
+            if problem is None and not os.path.exists(self.data_path(spool_id)):
+                problem = "its data file is missing"
+            if problem is not None:
+                self.set_aside(spool_id, problem, entry if isinstance(entry, dict) else None)
+                continue
+            entry["size"] = _size(self.data_path(spool_id))
+            entries.append(entry)
         return sorted(entries, key=lambda e: e["journaled"])
+
+    def set_aside(self, spool_id, reason, entry=None):
+        """Move an entry that cannot be sent, and its data, to `broken/` with *reason*;
+        logged once, listed by `broken()`, never sent again by itself."""
+        os.makedirs(self.broken_dir, mode=0o700, exist_ok=True)
+        where = entry_path(entry) if entry and _entry_problem(entry, spool_id) is None else spool_id
+        moved = False
+        for suffix in (".json", ".data"):
+            source = os.path.join(self.dir, spool_id + suffix)
+            try:
+                size = os.path.getsize(source) if suffix == ".data" else 0
+                os.replace(source, os.path.join(self.broken_dir, spool_id + suffix))
+            except FileNotFoundError:
+                continue
+            moved = True
+            self.release(size)
+        if not moved:
+            return  # sent and removed meanwhile: nothing to set aside
+        with open(os.path.join(self.broken_dir, spool_id + ".reason"), "w") as fh:
+            json.dump({"id": spool_id, "where": where, "reason": reason, "set_aside": time.time()}, fh)
+        log.error("journal entry %s (%s) set aside in %s: %s; its data is kept there, "
+                  "nothing more is sent for it", spool_id, where, self.broken_dir, reason)
+
+    def broken(self):
+        """The entries set aside, as `{"id", "where", "reason", "set_aside", "data"}`."""
+        if not os.path.isdir(self.broken_dir):
+            return []
+        found = []
+        for name in sorted(os.listdir(self.broken_dir)):
+            if name.endswith(".reason"):
+                try:
+                    with open(os.path.join(self.broken_dir, name)) as fh:
+                        info = json.load(fh)
+                except (OSError, ValueError):
+                    info = {"id": name[:-7], "where": name[:-7], "reason": "unknown"}
+                data = os.path.join(self.broken_dir, name[:-7] + ".data")
+                info["data"] = data if os.path.exists(data) else None
+                found.append(info)
+        return found
 
     def orphans(self):
         """Data files without a journal entry: written but never closed (not
@@ -155,6 +223,22 @@ class Spool:
         os.replace(temp, final)  # atomic: a reader sees the old entry or the new one
         if durable:
             _fsync_dir(self.dir)
+
+
+def _entry_problem(entry, spool_id):
+    """Why *entry* is not a journal entry this code can send, or None."""
+    if not isinstance(entry, dict):
+        return "the journal entry is not a JSON object"
+    for field, kind in ENTRY_FIELDS.items():
+        if not isinstance(entry.get(field), kind):
+            return f"the journal entry has no valid {field!r}"
+    if entry["id"] != spool_id:
+        return "the journal entry names another spool file"
+    if not all(isinstance(name, str) and name for name in entry["path"]) or not entry["path"]:
+        return "the journal entry's path is not a list of names"
+    if entry["mode"] not in ("replace", "append"):
+        return f"unknown write mode {entry['mode']!r}"
+    return None
 
 
 def shown_path(remote, names):

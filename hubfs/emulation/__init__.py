@@ -14,7 +14,8 @@ over HTTP through the control paths under `/__emulator__/` (`control`): `faults`
 POST `{"rules": [...]}` adds, DELETE clears), `requests` (GET reads, DELETE clears) and
 `health` (GET). Those paths need no auth, which is acceptable only because the server
 refuses any address but loopback and is a test tool. Run a server with `start_in_thread()`
-(tests) or `serve_forever()` (CLI) from `runners`. Everything public is re-exported here,
+(tests) or `serve_forever()` (CLI) from `runners`. Each backend's emulator declares itself
+to the core with an `EmulatorSpec` (`spec`). Everything public is re-exported here,
 so emulators and tests import from `hubfs.emulation` and never from its modules.
 """
 
@@ -28,6 +29,7 @@ from .responses import (JSON_CT, JSONLINES_CT, MSGPACK_CT, STREAM_FRAME_BYTES, T
 from .routing import Route, Router
 from .runners import ServerHandle, serve_forever, start_in_thread
 from .server import LOOPBACK_HOSTS, AuthHook, EmulatorServer
+from .spec import EmulatorSpec, load_spec
 from .wire import MultiDict, Request, accepts_gzip, parse_basic_auth, parse_query
 
 __all__ = [
@@ -45,4 +47,6 @@ __all__ = [
     # server, control paths and runners
     "AuthHook", "CONTROL_PREFIX", "EmulatorServer", "LOOPBACK_HOSTS",
     "ServerHandle", "serve_forever", "start_in_thread",
+    # the contract each backend's emulator declares
+    "EmulatorSpec", "load_spec",
 ]

@@ -18,6 +18,7 @@ import pyfuse3
 from hubfs import errors
 from hubfs.fuse.guard import fuse_op
 from hubfs.fuse.writing import WriteHandle
+from hubfs.tree import CommitProgress
 
 
 class ChangeOperations:
@@ -104,13 +105,33 @@ class ChangeOperations:
             await self._send(handle)
 
     async def _send(self, handle):
-        was_dirty = handle.dirty
-        await self.writer.flush(handle)
-        if was_dirty:
-            inode = self.inodes.get(handle.inode)
-            if inode is not None:
-                self.local.pop((inode.parent, inode.name), None)  # the service has it now
-                self.content.drop(inode.number)
+        sent = False
+        try:
+            sent = await self.writer.flush(handle)
+        except errors.HubfsError:
+            self._sent(handle, reached=False)  # part of it may have reached the service
+            raise
+        if sent:
+            self._sent(handle, reached=True)
+
+    async def _release_writer(self, handle):
+        if await self.writer.release(handle):
+            self._sent(handle, reached=True)
+
+    def _sent(self, handle, reached):
+        """A send was made: what we cached about the file, and about its neighbours, may
+        be out of date. When it *reached* the service, the name is no longer local."""
+        inode = self.inodes.get(handle.inode)
+        if inode is None:
+            return
+        if reached:
+            self.local.pop((inode.parent, inode.name), None)
+        self.content.drop(inode.number)
+        # A send may change what sibling directories list (a store's `.jl` restore adds
+        # keys to the store directory beside it): drop what we cached of them.
+        for sibling in self.inodes.children_of(inode.parent):
+            if sibling.node.is_dir:
+                self.listings.forget_dir(sibling.number)
 
     @fuse_op
     async def mkdir(self, parent_inode, name, mode, ctx):
@@ -185,10 +206,14 @@ class ChangeOperations:
             self.content.drop(source.number)
 
     async def _copy_on_service(self, source, node, target):
+        """Copy *node* to *target* on the service: a server-side copy where the backend
+        has one, else the bytes through a spool file."""
+        if await self._call(target.copy_from, node):
+            return
         spool_id, path = await self._call(self.writer.spool.new_file)
         try:
             await self._fill(source.number if source else -1, node, path)
-            await self._call(target.commit, path)
+            await self._call(target.commit, path, CommitProgress())
         finally:
             self.writer.spool.discard(spool_id)
 
@@ -210,7 +235,7 @@ class ChangeOperations:
                     await self._send(handle)
                 finally:
                     self.files.pop(info.fh)
-                    await self.writer.release(handle)
+                    await self._release_writer(handle)
         if fields.update_mtime:
             self.mtimes[inode] = attr.st_mtime_ns
         return await self._attributes(target, render=True)

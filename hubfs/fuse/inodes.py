@@ -27,6 +27,7 @@ class InodeTable:
         self._numbers = itertools.count(pyfuse3.ROOT_INODE + 1)
         self._by_number = {}
         self._by_name = {}  # (parent inode, name) -> Inode
+        self._children = {}  # parent inode -> {name: Inode} (the same bindings, by parent)
         root = Inode(pyfuse3.ROOT_INODE, pyfuse3.ROOT_INODE, "", root_node, lookups=1)
         self._by_number[root.number] = root
 
@@ -57,7 +58,7 @@ class InodeTable:
         if inode is None:
             inode = Inode(next(self._numbers), parent, name, node)
             self._by_number[inode.number] = inode
-            self._by_name[(parent, name)] = inode
+            self._link(inode)
             return inode, False
         old, inode.node = inode.node, node
         replaced = old is not node and (
@@ -66,6 +67,23 @@ class InodeTable:
             or getattr(old, "kind", None) != getattr(node, "kind", None))
         return inode, replaced
 
+    def _link(self, inode):
+        self._by_name[(inode.parent, inode.name)] = inode
+        self._children.setdefault(inode.parent, {})[inode.name] = inode
+
+    def _unlink(self, parent, name):
+        inode = self._by_name.pop((parent, name), None)
+        siblings = self._children.get(parent)
+        if siblings is not None:
+            siblings.pop(name, None)
+            if not siblings:
+                del self._children[parent]
+        return inode
+
+    def children_of(self, parent):
+        """The inodes bound under *parent* right now."""
+        return list(self._children.get(parent, {}).values())
+
     def lookup_name(self, parent, name):
         """The `Inode` bound to *name* under *parent*, or None."""
         return self._by_name.get((parent, name))
@@ -73,15 +91,15 @@ class InodeTable:
     def detach(self, parent, name):
         """*name* was removed: the inode keeps its number (open handles, kernel lookups)
         but the name no longer leads to it."""
-        self._by_name.pop((parent, name), None)
+        self._unlink(parent, name)
 
     def move(self, old_parent, old_name, new_parent, new_name, node):
         """A rename: the inode of the old name now answers for the new one with *node*."""
-        inode = self._by_name.pop((old_parent, old_name), None)
-        self._by_name.pop((new_parent, new_name), None)
+        inode = self._unlink(old_parent, old_name)
+        self._unlink(new_parent, new_name)
         if inode is not None:
             inode.parent, inode.name, inode.node = new_parent, new_name, node
-            self._by_name[(new_parent, new_name)] = inode
+            self._link(inode)
         return inode
 
     def forget(self, number, count):
@@ -94,7 +112,7 @@ class InodeTable:
             return None
         del self._by_number[number]
         if self._by_name.get((inode.parent, inode.name)) is inode:
-            del self._by_name[(inode.parent, inode.name)]
+            self._unlink(inode.parent, inode.name)
         return inode
 
     def __len__(self):

@@ -6,9 +6,13 @@ ends for any reason other than an external unmount is unmounted here, so no dead
 "Transport endpoint is not connected" directory is left behind.
 """
 
+import dataclasses
 import logging
 import os
+import re
+import shutil
 import signal
+import subprocess
 import time
 
 import pyfuse3
@@ -20,16 +24,147 @@ from hubfs.fuse.operations import HubfsOperations
 log = logging.getLogger(__name__)
 
 
-def is_mounted(mountpoint):
-    """True when *mountpoint* is a mount point, read from /proc (never stat the mount:
-    a FUSE mount whose daemon is gone or busy would block the caller)."""
-    target = os.path.realpath(mountpoint)
+UNMOUNT_TIMEOUT = 5.0  # seconds fusermount3 may take before the daemon counts as hung
+HUNG_PROBE = 1.0  # seconds a stuck request count is watched before the mount is aborted
+FUSECTL = "/sys/fs/fuse/connections"
+
+
+@dataclasses.dataclass
+class MountEntry:
+    """One line of /proc/self/mountinfo."""
+
+    device: str  # "major:minor"; a FUSE connection is named by its minor number
+    mountpoint: str
+    fstype: str
+    source: str
+    options: str
+
+    def owner_matches(self):
+        """True when the FUSE mount was made by this user (its `user_id=` option)."""
+        for option in self.options.split(","):
+            if option.startswith("user_id="):
+                return option[len("user_id="):] == str(os.getuid())
+        return False
+
+
+def mount_entry(mountpoint):
+    """The mount at *mountpoint*, read from /proc (never stat the mount: a FUSE mount
+    whose daemon is gone, hung, or is the caller itself would block the caller)."""
+    from hubfs.runtime import canonical_mountpoint
+
+    target = canonical_mountpoint(mountpoint)
+    found = None
     with open("/proc/self/mountinfo") as fh:
         for line in fh:
             fields = line.split()
-            if len(fields) > 4 and decode_mount_path(fields[4]) == target:
-                return True
-    return False
+            if len(fields) > 4 and decode_mount_path(fields[4]) == target and " - " in line:
+                tail = line.split(" - ", 1)[1].split()
+                found = MountEntry(fields[2], target, tail[0], tail[1] if len(tail) > 1 else "",
+                                   tail[2] if len(tail) > 2 else "")  # the last one is on top
+    return found
+
+
+def is_mounted(mountpoint):
+    """True when *mountpoint* is a mount point (see `mount_entry`)."""
+    return mount_entry(mountpoint) is not None
+
+
+def unmount(mountpoint, lazy=False):
+    """Unmount a FUSE mount without touching it; returns "ok", "busy" or the error.
+
+    A daemon that does not answer (requests waiting on it that never complete, or a
+    fusermount3 that does not return within `UNMOUNT_TIMEOUT`) has its connection
+    aborted through fusectl, which fails the waiting calls, and the mount is then
+    detached lazily: `hubfs umount` of a hung mount ends in seconds.
+    """
+    entry = mount_entry(mountpoint)
+    if entry is None:
+        return "ok"
+    tool = shutil.which("fusermount3") or shutil.which("fusermount")
+    command = [tool, "-u"] if tool else ["umount"]
+    try:
+        result = subprocess.run(command + (["-z"] if lazy else []) + [entry.mountpoint],
+                                capture_output=True, text=True, timeout=UNMOUNT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        log.warning("%s: unmounting took over %.0fs: aborting the hung FUSE connection",
+                    entry.mountpoint, UNMOUNT_TIMEOUT)
+        return _abort_and_detach(entry, tool)
+    if result.returncode == 0:
+        return "ok"
+    error = result.stderr.strip()
+    if "busy" in error.lower():
+        if _hung(entry):
+            log.warning("%s: the daemon answers no request: aborting the FUSE connection",
+                        entry.mountpoint)
+            return _abort_and_detach(entry, tool)
+        return "busy"
+    return error or f"{command[0]} exited {result.returncode}"
+
+
+def _connection(entry):
+    """The fusectl directory of *entry*'s connection, mounting fusectl when we can."""
+    if not os.path.isdir(FUSECTL):
+        return None
+    if not os.listdir(FUSECTL) and os.getuid() == 0:
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", FUSECTL], capture_output=True,
+                       timeout=UNMOUNT_TIMEOUT)
+    path = os.path.join(FUSECTL, entry.device.split(":")[-1])
+    return path if os.path.isdir(path) else None
+
+
+def _hung(entry):
+    """True when requests wait on the daemon and none completes for `HUNG_PROBE`."""
+    connection = _connection(entry)
+    if connection is None:
+        return False
+
+    def waiting():
+        try:
+            with open(os.path.join(connection, "waiting")) as fh:
+                return int(fh.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    first = waiting()
+    time.sleep(HUNG_PROBE)
+    return first > 0 and waiting() >= first
+
+
+def _abort_and_detach(entry, tool):
+    connection = _connection(entry)
+    if connection is not None:
+        try:
+            with open(os.path.join(connection, "abort"), "w") as fh:
+                fh.write("1")
+        except OSError as exc:
+            log.warning("%s: could not abort the FUSE connection: %s", entry.mountpoint, exc)
+    command = [tool, "-u", "-z"] if tool else ["umount", "-l"]
+    try:
+        result = subprocess.run(command + [entry.mountpoint], capture_output=True, text=True,
+                                timeout=UNMOUNT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return f"even a lazy unmount did not return within {UNMOUNT_TIMEOUT:.0f}s"
+    return "ok" if result.returncode == 0 else (result.stderr.strip() or "lazy unmount failed")
+
+
+def busy_holders(mountpoint):
+    """`[(pid, command name)]` of processes with a file, directory or working directory
+    under *mountpoint* (read from /proc link names; nothing under the mount is touched)."""
+    from hubfs.runtime import canonical_mountpoint
+
+    root = canonical_mountpoint(mountpoint)
+    holders = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        links = []
+        try:
+            links.append(os.readlink(f"/proc/{pid}/cwd"))
+            links += [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            if any(link == root or link.startswith(root + "/") for link in links):
+                with open(f"/proc/{pid}/comm") as fh:
+                    holders.append((int(pid), fh.read().strip()))
+        except OSError:
+            continue
+    return holders
 
 
 def decode_mount_path(field):
@@ -53,8 +188,10 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
     # private to its user (no allow_other), and every write is refused or accepted by
     # the daemon itself (EROFS at open), so the kernel's mode check adds nothing.
     options = set(pyfuse3.default_options) - {"default_permissions"}
-    # fsname is shown by `mount`/`df`; a bare "hubfs" would be taken for a relative path.
-    options |= {"fsname=hubfs:" + ",".join(sorted(remotes)), "subtype=hubfs"}
+    # fsname is shown by `mount`/`df`; a bare "hubfs" would be taken for a relative path,
+    # and a comma would split the FUSE options (two remotes are joined with "+").
+    shown = "+".join(re.sub(r"[^A-Za-z0-9_.+-]", "_", name) for name in sorted(remotes))
+    options |= {"fsname=hubfs:" + shown, "subtype=hubfs"}
     if read_only:
         options.add("ro")
     pyfuse3.init(operations, mountpoint, options)

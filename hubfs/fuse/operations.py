@@ -106,8 +106,12 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         if op in ("readdir", "releasedir"):
             handle = self.dirs.get(args[0])
             return self.inodes.path_of(handle.inode) if handle else f"dh {args[0]}"
-        if op in ("create", "mkdir", "mknod", "unlink", "rmdir", "symlink", "rename", "link"):
+        if op in ("create", "mkdir", "mknod", "unlink", "rmdir", "rename"):
             return self.inodes.path_of(args[0]).rstrip("/") + "/" + os.fsdecode(args[1])
+        if op == "symlink":  # (parent, name, target, ctx)
+            return self.inodes.path_of(args[0]).rstrip("/") + "/" + os.fsdecode(args[1])
+        if op == "link":  # (inode, new parent, new name, ctx)
+            return self.inodes.path_of(args[1]).rstrip("/") + "/" + os.fsdecode(args[2])
         if isinstance(args[0], int):
             return self.inodes.path_of(args[0])
         return "?"
@@ -318,7 +322,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
     async def release(self, fh):
         handle = self.files.pop(fh)
         if isinstance(handle, WriteHandle):
-            await self.writer.release(handle)
+            await self._release_writer(handle)
         elif handle is not None:
             handle.close()
 
@@ -326,7 +330,11 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
 
     mknod = refused("mknod")
     symlink = refused("symlink")
-    link = refused("link")
+
+    @fuse_op
+    async def link(self, inode, new_parent_inode, new_name, ctx):
+        # No service here has hard links; EPERM is what link(2) gives on such filesystems.
+        raise pyfuse3.FUSEError(errno.EPERM)
 
     def close(self):
         for handle in self.files.values():

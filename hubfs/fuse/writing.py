@@ -1,13 +1,26 @@
 """The write path: spooled writers, sends at close and fsync, renames, the resend loop.
 
 A file opened for writing gets a `WriteHandle` over a spool data file (`hubfs.cache.spool`).
-`write` stores bytes there (ENOSPC when the spool has no room); `flush` (every `close`)
-and `fsync` journal the file and call the node's `commit()` in a worker thread, and the
-errno of a failed send is what that `close`/`fsync` returns (DESIGN.md semantics 3-4).
+`write` stores bytes there (ENOSPC when the spool has no room). When is a write sent?
+- At every `close` (FUSE `flush`) and `fsync` that comes after new data was written to
+  the open file: its send's errno is what that `close`/`fsync` returns (DESIGN.md
+  semantics 3-4). A flush with nothing new to send does nothing, which matters because a
+  shell's `echo x > file` opens with O_TRUNC, `dup2`s the descriptor and closes the
+  original before writing a byte: that first close must neither send an empty file nor
+  give up the spool.
+- At the last close (FUSE `release`) when the open changed the file but no flush sent it
+  (an `O_TRUNC` open with nothing written, `: > file`): release has no caller to report
+  to, so the result goes to the log, and a failure stays pending like any other.
+A send journals the spooled file first, then calls the node's `commit(path, progress)`.
+While the file stays open its spool stays with the handle: in replace mode the next send
+sends the whole file again, in append mode the sent bytes are handed to the journal and
+the handle continues in a fresh spool file, so appended lines are never sent twice.
 A failed send of well-formed content stays in the journal and is sent again by the
 background loop, by the next mount, or while `hubfs umount` waits; malformed content
-(EINVAL) is dropped, since sending it again could never succeed. Renaming a file whose
-bytes are still only in the spool retargets it without any request.
+(EINVAL) is dropped from the journal, since sending it again could never succeed. A send
+that fails with something that is not a service error (a bug) is set aside whole, never
+retried in a loop and never allowed to stop the daemon. Renaming a file whose bytes are
+still only in the spool retargets it without any request.
 
 Paths in the journal are `(remote, [names...])` so that a later mount, which has other
 inode numbers, can find the node again: it walks the remote's tree by name, and names
@@ -23,6 +36,7 @@ import trio
 
 from hubfs import errors
 from hubfs.cache.spool import entry_path, shown_path
+from hubfs.tree import CommitProgress
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +45,10 @@ RETRY_PAUSE = 2.0
 
 
 class WriteHandle:
-    """One open-for-writing descriptor: its spool file, dirty state and the node to send to."""
+    """One open-for-writing file: its spool file, what changed since the last send, and
+    the node to send to."""
 
-    def __init__(self, inode, node, spool_id, path, dirty=False):
+    def __init__(self, inode, node, spool_id, path, truncated=False):
         self.inode = inode
         self.node = node
         self.spool_id = spool_id
@@ -42,9 +57,21 @@ class WriteHandle:
         self.size = os.fstat(self.fd).st_size
         # Append mode: offsets the app uses start at the first write's (None until then).
         self.base = None if node.write_mode == "append" else 0
-        self.dirty = dirty
-        self.attempted = False  # a close/fsync tried to send (the journal took it over)
+        self.changes = 0  # writes and truncates so far
+        self.sent_changes = 0  # `changes` as of the last send attempt
+        # Opened with O_TRUNC: the file changed even if nothing is written.
+        self.truncated = truncated
         self.failed = None  # the error of a write that did not go through
+
+    @property
+    def dirty(self):
+        """Written since the last send attempt (what a flush must send)."""
+        return self.changes != self.sent_changes
+
+    @property
+    def unsent(self):
+        """Changed, and no send attempt has covered it yet (what release must send)."""
+        return self.dirty or self.truncated
 
     @property
     def length(self):
@@ -84,7 +111,7 @@ class Writer:
         except BaseException:
             self.spool.discard(spool_id)
             raise
-        handle = WriteHandle(inode, node, spool_id, path, dirty=truncate)
+        handle = WriteHandle(inode, node, spool_id, path, truncated=truncate)
         self.handles.setdefault(inode, set()).add(handle)
         return handle
 
@@ -105,7 +132,7 @@ class Writer:
             raise
         written = os.pwrite(handle.fd, data, offset)
         handle.size = max(handle.size, offset + written)
-        handle.dirty = True
+        handle.changes += 1
         return written
 
     def read(self, handle, offset, size):
@@ -119,7 +146,7 @@ class Writer:
             self.spool.release(handle.size - length)
         os.ftruncate(handle.fd, length)
         handle.size = length
-        handle.dirty = True
+        handle.changes += 1
 
     def open_length(self, inode):
         """The size of the newest open writer of *inode*, or None when none is open."""
@@ -130,27 +157,40 @@ class Writer:
 
     # -- sending -----------------------------------------------------------------------
 
-    async def flush(self, handle):
-        """Send the handle's content if it changed; raises the mapped neutral error."""
+    async def flush(self, handle, final=False):
+        """Send what the handle changed since its last send; raises the mapped neutral
+        error. With *final* (the last close) an O_TRUNC with nothing written counts as a
+        change too."""
         if handle.failed is not None:
             # A write was refused: the content is incomplete and must never be sent.
             raise type(handle.failed)(f"{handle.failed}; nothing was sent")
-        if not handle.dirty:
-            return
+        if not (handle.unsent if final else handle.dirty):
+            return False
         remote, names = self._locate(handle.inode)
-        handle.attempted = True
-        # Journal (again: the data may have changed since an earlier failed send) before
-        # sending, so that what this close is sending survives a crash of the daemon.
-        await self._send(handle.spool_id, handle.node, remote, names, journal=handle.node.write_mode)
-        handle.dirty = False
+        handle.sent_changes = handle.changes
+        handle.truncated = False  # this send covers the truncation too
+        if handle.node.write_mode == "append":
+            # The bytes go to the journal on their own; the handle writes on in a new
+            # spool file, so that a later flush sends only what follows them.
+            spool_id = handle.spool_id
+            new_id, new_path = self.spool.new_file()
+            handle.close()
+            handle.base = handle.length
+            handle.spool_id, handle.path, handle.size = new_id, new_path, 0
+            handle.fd = os.open(new_path, os.O_RDWR)
+            await self._send(spool_id, handle.node, remote, names, journal="append")
+        else:
+            await self._send(handle.spool_id, handle.node, remote, names, journal="replace",
+                             keep_data=True)
+        return True
 
-    async def _send(self, spool_id, node, remote, names, journal=None):
+    async def _send(self, spool_id, node, remote, names, journal=None, keep_data=False):
         """Send one spooled file (one worker-thread hop for journal, send and cleanup).
         A new failure (from a close, not from the resend loop itself) wakes the loop."""
         self._sending.add(spool_id)
         try:
             await trio.to_thread.run_sync(self._send_blocking, spool_id, node, remote, names,
-                                          journal, limiter=self.limiter)
+                                          journal, keep_data, limiter=self.limiter)
         except errors.HubfsError:
             if journal is not None:
                 self._wakeup.set()
@@ -158,42 +198,57 @@ class Writer:
         finally:
             self._sending.discard(spool_id)
 
-    def _send_blocking(self, spool_id, node, remote, names, journal):
+    def _send_blocking(self, spool_id, node, remote, names, journal, keep_data):
         if journal is not None:
-            self.spool.journal(spool_id, remote, names, journal)
+            entry = self.spool.journal(spool_id, remote, names, journal)
+        else:
+            entry = self.spool.entry(spool_id) or {}
+        progress = CommitProgress(entry.get("progress"),
+                                  lambda state: self.spool.update(spool_id, progress=state))
         try:
-            node.commit(self.spool.data_path(spool_id))
+            node.commit(self.spool.data_path(spool_id), progress)
         except errors.InvalidContent:
             # Malformed content can never be sent: drop it (the app got EINVAL).
-            self.spool.done(spool_id)
+            self.spool.done(spool_id, keep_data=keep_data)
             raise
         except errors.HubfsError as exc:
             # The app is told its data is kept: make that durable, and note why.
-            entry = self.spool.entry(spool_id) or {}
             self.spool.make_durable(spool_id)
             self.spool.update(spool_id, attempts=entry.get("attempts", 0) + 1, last_error=str(exc))
             raise
-        self.spool.done(spool_id)
+        except Exception as exc:
+            # Not a service error but a bug (or an input no check foresaw): keep the bytes
+            # for the user, out of the resend loop, and fail this one call.
+            self.spool.set_aside(spool_id, f"sending failed unexpectedly: "
+                                           f"{type(exc).__name__}: {exc}",
+                                 self.spool.entry(spool_id))
+            raise errors.ServiceError(f"{shown_path(remote, names)}: could not be sent "
+                                      f"({type(exc).__name__}); the data was set aside, "
+                                      "see hubfs status") from None
+        self.spool.done(spool_id, keep_data=keep_data)
         log.debug("sent %s", shown_path(remote, names))
 
     async def release(self, handle):
-        """Last close of a descriptor. A send that failed stays pending for the resend
-        loop; a handle that wrote nothing leaves nothing behind."""
-        handle.close()
-        handles = self.handles.get(handle.inode, set())
-        handles.discard(handle)
-        if not handles:
-            self.handles.pop(handle.inode, None)
-        if handle.failed is not None:
-            self.spool.discard(handle.spool_id)
-        elif handle.dirty and not handle.attempted:
-            # Written but never flushed (no close reached us): keep it like a close would.
-            remote, names = self._locate(handle.inode)
-            await trio.to_thread.run_sync(self.spool.journal, handle.spool_id, remote, names,
-                                          handle.node.write_mode, limiter=self.limiter)
-            self._wakeup.set()
-        elif self.spool.entry(handle.spool_id) is None:
-            self.spool.discard(handle.spool_id)  # nothing written, or sent: nothing to keep
+        """Last close of an open file. What a flush never sent (`: > file`) is sent now;
+        a send that failed stays pending for the resend loop; a handle that wrote
+        nothing leaves nothing behind. Returns True when something was sent."""
+        sent = False
+        try:
+            if handle.failed is None and handle.unsent:
+                try:
+                    sent = await self.flush(handle, final=True)
+                except errors.HubfsError as exc:
+                    log.warning("%s: sending at the last close failed: %s",
+                                self._where(handle.inode), exc)
+        finally:
+            handle.close()
+            handles = self.handles.get(handle.inode, set())
+            handles.discard(handle)
+            if not handles:
+                self.handles.pop(handle.inode, None)
+            if self.spool.entry(handle.spool_id) is None:
+                self.spool.discard(handle.spool_id)  # nothing pending there: nothing to keep
+        return sent
 
     def retarget(self, inode, old, node, new):
         """A rename moved *inode* from *old* to *new* (each `(remote, names)`): its unsent
@@ -207,7 +262,7 @@ class Writer:
             if (entry["remote"], entry["path"]) == (old[0], list(old[1])):
                 self.spool.update(entry["id"], remote=new[0], path=list(new[1]))
                 moved = True
-        return moved or (bool(handles) and any(h.dirty for h in handles))
+        return moved or (bool(handles) and any(h.unsent for h in handles))
 
     def discard_pending(self, place):
         """The name at *place* `(remote, names)` was removed: what the journal still held
@@ -252,9 +307,17 @@ class Writer:
                 log.info("sent pending %s (%d bytes)", where, entry["size"])
             except errors.InvalidContent as exc:
                 log.error("dropped pending %s: %s", where, exc)
+            except errors.ServiceError as exc:
+                if self.spool.entry(entry["id"]) is not None:
+                    remaining += 1
+                log.warning("pending %s not sent yet: %s", where, exc)
             except errors.HubfsError as exc:
                 remaining += 1
                 log.warning("pending %s not sent yet: %s", where, exc)
+            except Exception as exc:  # finding the node hit a bug: never stop the loop
+                await trio.to_thread.run_sync(
+                    self.spool.set_aside, entry["id"],
+                    f"resending failed unexpectedly: {type(exc).__name__}: {exc}", entry)
         return remaining
 
     def _where(self, inode):

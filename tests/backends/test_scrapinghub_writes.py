@@ -14,7 +14,9 @@ import pytest
 import requests
 from scrapinghub import ScrapinghubClient
 
-from backends.scrapinghub import Remote, content, keys
+from backends.scrapinghub import Remote, validation
+from hubfs import names
+from hubfs.tree import CommitProgress
 from backends.scrapinghub.emulator import DEMO_APIKEY
 from hubfs.emulation.faults import FaultRule
 from hubfs.errors import InvalidContent, NotEmpty, NotFound, Unsupported
@@ -91,22 +93,22 @@ def official_value(store, key):
     ("", "%%"), ("nul\0x", "nul%00x"), ("Café ✓", "Café ✓"), ("a b", "a b"),
 ])
 def test_escape_round_trips(key, name):
-    assert keys.escape(key) == name
-    assert keys.unescape(name) == key
+    assert names.escape(key) == name
+    assert names.unescape(name) == key
 
 
 @pytest.mark.parametrize("name", ["%", "50%", "%2f", "%2E.", "a%2Eb", "%41", "%%x", "x%%"])
 def test_unescape_refuses_names_escape_cannot_give(name):
     with pytest.raises(InvalidContent):
-        keys.unescape(name)
+        names.unescape(name)
 
 
 def test_file_name_limit():
-    assert keys.file_name("k" * 255) == "k" * 255
-    assert keys.file_name("k" * 254 + "/") is None  # 256 bytes once escaped
-    assert keys.file_name("é" * 127) is not None and keys.file_name("é" * 128) is None
-    assert keys.file_name("slot" * 63, ".jl") is not None
-    assert keys.file_name("slot" * 63 + "x", ".jl") is None
+    assert names.file_name("k" * 255) == "k" * 255
+    assert names.file_name("k" * 254 + "/") is None  # 256 bytes once escaped
+    assert names.file_name("é" * 127) is not None and names.file_name("é" * 128) is None
+    assert names.file_name("slot" * 63, ".jl") is not None
+    assert names.file_name("slot" * 63 + "x", ".jl") is None
 
 
 # ----------------------------------------------------------------------- collections
@@ -149,9 +151,9 @@ def test_values_are_byte_exact(remote, emu, official, entry, type_, store):
     # The whole listing, values included, is one scan page: no request per key.
     assert len(logged(emu)) == 1
     times = {r["_key"]: r["_ts"] for r in theirs.iter(meta=["_key", "_ts"])}
-    assert sorted(keys.unescape(v.name) for v in values) == sorted(times)
+    assert sorted(names.unescape(v.name) for v in values) == sorted(times)
     for value in values:
-        key = keys.unescape(value.name)
+        key = names.unescape(value.name)
         expected = compact(theirs.get(key) if "/" not in key else official_value(theirs, key))
         assert value.kind is Kind.SIZED and not value.immutable and value.writable
         assert value.size == len(expected) and value.read(0, 1 << 20) == expected
@@ -180,15 +182,15 @@ def test_escaped_keys_round_trip(remote, emu, official, tmp_path):
     store = collections_dir(remote).mkdir("oddkeys")
     assert (store.name, store.type) == ("oddkeys", "s")
     for key in ODD_KEYS:
-        node = store.create(keys.escape(key))
-        node.commit(spool(tmp_path, json.dumps({"k": key})))
+        node = store.create(names.escape(key))
+        node.commit(spool(tmp_path, json.dumps({"k": key})), CommitProgress())
     theirs = official.get_project(101).collections.get_store("oddkeys")
     for key in ODD_KEYS:
         assert official_value(theirs, key) == {"k": key}
     store = collections_dir(remote).child("oddkeys")
-    assert sorted(n.name for n in store.children()) == sorted(map(keys.escape, ODD_KEYS))
+    assert sorted(n.name for n in store.children()) == sorted(map(names.escape, ODD_KEYS))
     for key in ODD_KEYS:
-        assert store.child(keys.escape(key)).read(0, 1000) == compact({"k": key})
+        assert store.child(names.escape(key)).read(0, 1000) == compact({"k": key})
     # The empty key is refused by the service; a name for it exists but cannot be created.
     with pytest.raises(InvalidContent):
         store.create("%%")
@@ -218,19 +220,19 @@ def test_set_overwrite_delete(remote, emu, official, tmp_path):
     node = store.create("item")
     assert node.size == 0 and node.read(0, 10) == b""
     clear_log(emu)
-    node.commit(spool(tmp_path, '{"price": 1.5, "name": "Zoë"}'))
+    node.commit(spool(tmp_path, '{"price": 1.5, "name": "Zoë"}'), CommitProgress())
     posts = logged(emu, "POST")
     assert [p["path"] for p in posts] == ["/collections/101/vs/crud"]
     theirs = official.get_project(101).collections.get_versioned_store("crud")
     assert theirs.get("item") == {"price": 1.5, "name": "Zoë"}
     assert node.read(0, 100) == compact({"price": 1.5, "name": "Zoë"})
     # Pretty-printed content with surrounding whitespace is fine; it is stored compact.
-    node.commit(spool(tmp_path, '\n  {\n  "price": 2,\n  "tags": ["a", "b"]\n}\n\n'))
+    node.commit(spool(tmp_path, '\n  {\n  "price": 2,\n  "tags": ["a", "b"]\n}\n\n'), CommitProgress())
     assert theirs.get("item") == {"price": 2, "tags": ["a", "b"]}
     assert colls.child("crud.vs").child("item").read(0, 100) == b'{"price":2,"tags":["a","b"]}\n'
     # cat x > y round-trips byte for byte.
     copy = store.create("item-copy")
-    copy.commit(spool(tmp_path, node.read(0, node.size)))
+    copy.commit(spool(tmp_path, node.read(0, node.size)), CommitProgress())
     assert colls.child("crud.vs").child("item-copy").read(0, 100) == node.read(0, 100)
     colls.child("crud.vs").child("item").delete()
     assert official_value(theirs, "item") is None
@@ -245,7 +247,7 @@ def test_sets_and_deletes_are_retried(remote, emu, official, tmp_path):
     node = store.create("k")
     emu.server.faults.add(FaultRule(path="^/collections/101/s/retried", method="POST",
                                     status=503, times=2))
-    node.commit(spool(tmp_path, '{"v": 1}'))
+    node.commit(spool(tmp_path, '{"v": 1}'), CommitProgress())
     assert official.get_project(101).collections.get_store("retried").get("k") == {"v": 1}
     emu.server.faults.add(FaultRule(path="/deleted$", method="POST", status=503, times=1))
     node.delete()
@@ -269,7 +271,7 @@ def test_bad_values_send_nothing(remote, emu, tmp_path, data, reason):
     node = collections_dir(remote).mkdir("refused").create("key")
     clear_log(emu)
     with pytest.raises(InvalidContent) as info:
-        node.commit(spool(tmp_path, data))
+        node.commit(spool(tmp_path, data), CommitProgress())
     assert reason in str(info.value)
     assert logged(emu, "POST") == []
 
@@ -278,9 +280,9 @@ def test_value_size_limit_counts_the_record(tmp_path):
     # The limit is on the serialized record {..value.., "_key": key}: just under passes.
     key = "k"
     filler = 1024 * 1024 - len('{"a":"","_key":"k"}')
-    assert len(content.record_line(key, {"a": "x" * filler})) == 1024 * 1024
+    assert len(validation.record_line(key, {"a": "x" * filler})) == 1024 * 1024
     with pytest.raises(InvalidContent):
-        content.record_line(key, {"a": "x" * (filler + 1)})
+        validation.record_line(key, {"a": "x" * (filler + 1)})
 
 
 def jl_lines(records):
@@ -299,7 +301,7 @@ def test_jl_restore_of_5000_keys(remote, emu, official, tmp_path):
     export = collections_dir(remote).create("restored.jl")
     assert export.name == "restored.jl" and export.type == "s"
     clear_log(emu)
-    export.commit(path)
+    export.commit(path, CommitProgress())
     posts = logged(emu, "POST", "/collections/101/s/restored")
     assert 5 <= len(posts) <= 6  # batches of up to 1000 records
     assert theirs.count() == 5001
@@ -308,12 +310,12 @@ def test_jl_restore_of_5000_keys(remote, emu, official, tmp_path):
     # Byte-exact through the value files and back out through the .jl file.
     store = collections_dir(remote).child("restored")
     for value in store.children():
-        key = keys.unescape(value.name)
+        key = names.unescape(value.name)
         assert value.read(0, 1000) == compact(got[key])
     rendered = render(collections_dir(remote).child("restored.jl"))
     assert rendered == b"".join(compact({"_key": k, "value": got[k]}) for k in sorted(got))
     # Idempotent: sending the same file again leaves the same store.
-    export.commit(path)
+    export.commit(path, CommitProgress())
     assert theirs.count() == 5001
 
 
@@ -324,7 +326,7 @@ def test_jl_bad_line_sends_nothing(remote, emu, tmp_path):
     export = collections_dir(remote).create("badrestore.jl")
     clear_log(emu)
     with pytest.raises(InvalidContent) as info:
-        export.commit(spool(tmp_path, "".join(text)))
+        export.commit(spool(tmp_path, "".join(text)), CommitProgress())
     assert "line 4000" in str(info.value)
     assert logged(emu, "POST") == []
 
@@ -344,7 +346,7 @@ def test_jl_line_checks(remote, emu, tmp_path, line, reason):
     export = collections_dir(remote).create("checks.jl")
     clear_log(emu)
     with pytest.raises(InvalidContent) as info:
-        export.commit(spool(tmp_path, '{"_key": "ok", "value": {}}\n\n' + line + "\n"))
+        export.commit(spool(tmp_path, '{"_key": "ok", "value": {}}\n\n' + line + "\n"), CommitProgress())
     assert "line 3" in str(info.value) and reason in str(info.value)
     assert logged(emu, "POST") == []
 
@@ -352,7 +354,7 @@ def test_jl_line_checks(remote, emu, tmp_path, line, reason):
 def test_jl_unsorted_duplicates_last_line_wins(remote, official, tmp_path):
     records = [(f"k{n:04d}", {"n": n}) for n in range(2500)]
     records += [("k0001", {"n": "second"}), ("a-first", {"n": 0})]
-    collections_dir(remote).create("dups.cs.jl").commit(spool(tmp_path, jl_lines(records)))
+    collections_dir(remote).create("dups.cs.jl").commit(spool(tmp_path, jl_lines(records)), CommitProgress())
     theirs = official.get_project(101).collections.get_cached_store("dups")
     assert theirs.get("k0001") == {"n": "second"} and theirs.count() == 2501
 
@@ -375,7 +377,7 @@ def test_store_names_and_rmdir(remote, emu, official, tmp_path):
     with pytest.raises(Unsupported):
         colls.child("prices.jl").delete()
     # The first value written creates the store.
-    colls.mkdir("fresh").create("k").commit(spool(tmp_path, "{}"))
+    colls.mkdir("fresh").create("k").commit(spool(tmp_path, "{}"), CommitProgress())
     assert {"type": "s", "name": "fresh"} in official.get_project(101).collections.list()
     assert colls.child("fresh").child("k").read(0, 10) == b"{}\n"
 
@@ -417,7 +419,7 @@ def test_frontier_append_new_slot_and_delete(remote, emu, official, tmp_path):
     assert slot.slot == "100% sure"
     clear_log(emu)
     slot.commit(spool(tmp_path, '{"fp": "/page/1"}\n\n{"fp": "/page/2", "qdata": {"d": 1}, '
-                                '"p": 0}\n{"fp": "/page/3", "qdata": null}\n'))
+                                '"p": 0}\n{"fp": "/page/3", "qdata": null}\n'), CommitProgress())
     assert len(logged(emu, "POST")) == 1
     assert official_queue(official, "crawl", "100% sure") == [
         ("/page/1", None), ("/page/2", {"d": 1}), ("/page/3", None)]
@@ -425,7 +427,7 @@ def test_frontier_append_new_slot_and_delete(remote, emu, official, tmp_path):
     assert render(slot) == (b'{"fp":"/page/1"}\n{"fp":"/page/2","qdata":{"d":1}}\n'
                             b'{"fp":"/page/3"}\n')
     # A resend adds nothing twice: fingerprints are deduplicated by the service.
-    slot.commit(spool(tmp_path, '{"fp": "/page/3"}\n{"fp": "/page/4"}\n'))
+    slot.commit(spool(tmp_path, '{"fp": "/page/3"}\n{"fp": "/page/4"}\n'), CommitProgress())
     assert [fp for fp, _ in official_queue(official, "crawl", "100% sure")] == [
         "/page/1", "/page/2", "/page/3", "/page/4"]
     with pytest.raises(NotEmpty):
@@ -449,7 +451,7 @@ def test_frontier_bad_lines_send_nothing(remote, emu, tmp_path, line, reason):
     slot = frontier_dir(remote).child("products").child("example.com.jl")
     clear_log(emu)
     with pytest.raises(InvalidContent) as info:
-        slot.commit(spool(tmp_path, '{"fp": "/fine"}\n' + line + "\n"))
+        slot.commit(spool(tmp_path, '{"fp": "/fine"}\n' + line + "\n"), CommitProgress())
     assert "line 2" in str(info.value) and reason in str(info.value)
     assert logged(emu, "POST") == []
 
@@ -481,15 +483,15 @@ def test_tags_render_and_update(remote, emu, official, tmp_path):
     assert before and render(tags) == "".join(t + "\n" for t in before).encode()
     # Writing the same tags back (whitespace and blank lines aside) sends no update.
     clear_log(emu)
-    tags.commit(spool(tmp_path, "\n".join(f"  {t} " for t in before) + "\n\n"))
+    tags.commit(spool(tmp_path, "\n".join(f"  {t} " for t in before) + "\n\n"), CommitProgress())
     assert logged(emu, "POST") == []
     # Keep the first, drop the rest, add two (one with a space inside).
-    tags.commit(spool(tmp_path, f"{before[0]}\nnew-tag\nspaced tag\nnew-tag\n"))
+    tags.commit(spool(tmp_path, f"{before[0]}\nnew-tag\nspaced tag\nnew-tag\n"), CommitProgress())
     assert [e["path"] for e in logged(emu, "POST")] == ["/api/jobs/update.json"]
     assert job.metadata.get("tags") == [before[0], "new-tag", "spaced tag"]
     assert render(tags) == f"{before[0]}\nnew-tag\nspaced tag\n".encode()
     # An empty file removes every tag and renders as an empty file.
-    tags.commit(spool(tmp_path, ""))
+    tags.commit(spool(tmp_path, ""), CommitProgress())
     assert job.metadata.get("tags") == [] and render(tags) == b""
-    tags.commit(spool(tmp_path, "".join(t + "\n" for t in before)))
+    tags.commit(spool(tmp_path, "".join(t + "\n" for t in before)), CommitProgress())
     assert job.metadata.get("tags") == before

@@ -10,7 +10,6 @@ would sleep (its batch uploader polls once a second), only that sleep is shorten
 
 import gzip
 import json
-import time
 
 import msgpack
 import pytest
@@ -260,7 +259,6 @@ def test_large_store_scans_in_pages_and_counts_with_nextstart(project, emu):
     total = 100_000
     collections.write("s", "huge", ({"_key": f"k{n:06d}", "n": n} for n in range(total)))
     store = project.collections.get_store("huge")
-    started = time.monotonic()
     pages, after = [], None
     for _ in range(5):
         params = {"count": 1000, **({"startafter": after} if after else {})}
@@ -276,4 +274,3 @@ def test_large_store_scans_in_pages_and_counts_with_nextstart(project, emu):
     assert len(counts) > 1  # the client followed nextstart
     assert store.count(prefix="k0999") == 100
     assert sum(1 for _ in store.iter()) == total
-    assert time.monotonic() - started < 10

@@ -21,7 +21,7 @@ from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
 from hubfs.emulation import start_in_thread
 from hubfs.fuse.mount import is_mounted
 from tests.support import (Mount, hubfs, official_export, requires_fuse, scrapinghub_remote,
-                           write_config)
+                           wait_until, write_config)
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -177,8 +177,8 @@ def test_running_job_reads_consistent_snapshots(mount, emulator):
         response = requests.post(emulator.url + f"items/101/1/5?start={count}", data=body,
                                  auth=(DEMO_APIKEY, ""), timeout=10)
         assert response.status_code == 200
-        time.sleep(1.2)  # past the one-second attribute timeout of growing files
-        assert os.stat(items).st_size > len(before)
+        # Seen once the one-second attribute timeout of growing files has passed.
+        assert wait_until(lambda: os.stat(items).st_size > len(before), timeout=10)
         with open(items, "rb") as fresh:
             after = fresh.read()
         old.seek(0)

@@ -315,3 +315,27 @@ def test_umount_waits_for_pending_sends_and_says_which(emulator, client, config,
         assert "sending 1 pending file(s): /zyte/101/collections/prices/late" in result.stderr
     assert _get(client, "prices", "late") == {"late": 1}
     assert "nothing pending" in hubfs("status", "--config", config).stdout
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash"])
+def test_tags_written_with_a_shell_redirect_replace_the_job_tags(mount, client, shell):
+    tags = at(mount, "101", "spiders", "books", "3", "tags")
+    subprocess.run([shell, "-c", f"printf 'a\\nb\\n' > '{tags}'"], check=True, timeout=60)
+    assert client.get_job("101/1/3").metadata.get("tags") == ["a", "b"]
+    subprocess.run([shell, "-c", f"printf 'b\\n' > '{tags}'"], check=True, timeout=60)
+    assert client.get_job("101/1/3").metadata.get("tags") == ["b"]
+    # An O_TRUNC with nothing written (`: > tags`) is sent at the last close.
+    subprocess.run([shell, "-c", f": > '{tags}'"], check=True, timeout=60)
+    assert wait_until(lambda: not client.get_job("101/1/3").metadata.get("tags"), timeout=10)
+
+
+def test_keys_of_a_restore_are_visible_at_once(mount, client, tmp_path):
+    store = at(mount, "101", "collections", "prices")
+    assert "sku-0001" in os.listdir(store)  # the store's listing is cached now
+    backup = tmp_path / "more.jl"
+    backup.write_text("".join(json.dumps({"_key": f"restored-{n}", "value": {"n": n}}) + "\n"
+                              for n in range(5)))
+    subprocess.run(["cp", str(backup), at(mount, "101", "collections", "prices.jl")], check=True,
+                   timeout=60)
+    assert os.path.exists(os.path.join(store, "restored-3"))
+    assert "restored-4" in os.listdir(store)

@@ -44,7 +44,7 @@ class Value(File):
     def read(self, offset, length):
         return self.store.values[self.name][offset:offset + length]
 
-    def commit(self, path):
+    def commit(self, path, progress):
         data = open(path, "rb").read()
         if self.store.fail is not None:
             raise self.store.fail
@@ -62,7 +62,7 @@ class Value(File):
 class Appendable(Value):
     write_mode = "append"
 
-    def commit(self, path):
+    def commit(self, path, progress):
         self.store.values[self.name] = self.store.values.get(self.name, b"") + open(path, "rb").read()
         self.store.sent.append((self.name, open(path, "rb").read()))
 

@@ -16,7 +16,7 @@ import logging
 import sys
 from typing import Callable, Optional
 
-from hubfs.emulation import DEFAULT_CACHE_BYTES, EmulatorServer, serve_forever
+from hubfs.emulation import DEFAULT_CACHE_BYTES, EmulatorServer, EmulatorSpec, serve_forever
 
 from .collection_handlers import CollectionsAPI
 from .dash import DashAPI
@@ -29,7 +29,7 @@ from .state import ScrapinghubState
 # A published, deliberately public demo key: it guards nothing but this local emulator.
 DEMO_APIKEY = "5ca1ab1edeadbeef0badf00dcafe0042"
 
-__all__ = ["DEMO_APIKEY", "BENCH_ITEMS", "BENCH_JOB_KEY", "create_server", "remote_toml", "main",
+__all__ = ["SPEC", "remote_options", "DEMO_APIKEY", "BENCH_ITEMS", "BENCH_JOB_KEY", "create_server", "remote_toml", "main",
            "ScrapinghubState"]
 
 
@@ -65,6 +65,22 @@ def remote_toml(name: str, url: str, apikey: str = DEMO_APIKEY) -> str:
             f'apikey = "{apikey}"\n'
             f'app_url = "{base}api/"\n'
             f'storage_url = "{base}"\n')
+
+
+def remote_options(server: EmulatorServer) -> dict:
+    """The options of a remote table that mounts *server* (see `EmulatorSpec`)."""
+    return {"type": "scrapinghub", "apikey": server.apikey,
+            "app_url": server.url + "api/", "storage_url": server.url}
+
+
+SPEC = EmulatorSpec(
+    type="scrapinghub",
+    create_server=lambda data="demo", port=0: create_server(data, port),
+    remote_options=remote_options,
+    datasets=tuple(sorted(SEEDS)),
+    demo_paths=("101/spiders", "101/collections"),
+    summary="Scrapinghub / Scrapy Cloud: Dash app API and storage API on one port",
+)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -6,12 +6,13 @@ number for line-based files, so that malformed content never reaches the service
 half-sent. This module only parses and encodes: a collection value (one JSON object),
 a line of a store's `.jl` file (`{"_key": ..., "value": {...}}`), a frontier request line
 (`{"fp": ..., "qdata": {...}, "p": N}`) and a tags file. Records are encoded for the
-wire as compact JSON in UTF-8, the form whose size the service limits to 1 MiB.
+wire as compact JSON in UTF-8 (`hubfs.jsonlines`, which also does the parsing), the form
+whose size the service limits to 1 MiB.
 """
 
-import json
 import os
 
+from hubfs import jsonlines
 from hubfs.errors import InvalidContent
 
 # The service refuses a serialized value above this many bytes (protocol section 7).
@@ -21,54 +22,7 @@ MAX_RECORD_BYTES = 1024 * 1024
 MAX_VALUE_FILE = 16 * MAX_RECORD_BYTES
 FRONTIER_FIELDS = frozenset(("fp", "qdata", "p"))
 
-_compact_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"),
-                                  allow_nan=False).encode
-
-
-def _compact_encoder():
-    """`json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)`,
-    with the C encoder built once rather than per call (which costs more than encoding a
-    small record: a 10,000-line restore checks and sends twice as fast)."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
-                                allow_nan=False).encode
-    encoder = make(None, _not_json, json.encoder.encode_basestring, None, ":", ",",
-                   False, False, False)
-    join = "".join
-    return lambda value: join(encoder(value, 0))
-
-
-def _not_json(value):
-    raise TypeError(f"a {type(value).__name__} value")
-
-
-_compact = _compact_encoder()
-
-
-def encode(value):
-    """Compact JSON bytes of *value* (UTF-8; `\\uXXXX` escapes when a lone surrogate
-    cannot be written as UTF-8). A number too large for a float (`1e400` parses as
-    infinity) cannot be written as JSON: `InvalidContent`."""
-    try:
-        return _compact(value).encode("utf-8")
-    except UnicodeEncodeError:
-        return _compact_ascii(value).encode("ascii")
-    except ValueError:
-        raise InvalidContent("a number is out of range (JSON has no infinity)") from None
-
-
-def _describe(exc):
-    return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-
-
-def _no_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-# Parses JSON text, refusing the NaN/Infinity constants the service cannot store; built
-# once (`json.loads` with an argument builds a decoder per call, a fifth of a restore).
-_loads = json.JSONDecoder(parse_constant=_no_constant).decode
+encode = jsonlines.encode
 
 
 def parse_value(path):
@@ -77,18 +31,10 @@ def parse_value(path):
         raise InvalidContent(f"value larger than the service limit of {MAX_RECORD_BYTES} "
                              "bytes (1 MiB)")
     with open(path, "rb") as spool:
-        data = spool.read()
-    try:
-        value = _loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidContent(f"not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidContent(f"not JSON: {_describe(exc)}") from None
-    except ValueError as exc:
-        raise InvalidContent(f"not JSON: {exc}") from None
+        value = jsonlines.parse(spool.read())
     if not isinstance(value, dict):
         raise InvalidContent(f"not a JSON object (a collection value is one object, "
-                             f"got {_json_type(value)})")
+                             f"got {jsonlines.type_name(value)})")
     if "_key" in value:
         raise InvalidContent("the value holds _key: the key is the file name, "
                              "remove the _key field")
@@ -114,30 +60,8 @@ def record_line(key, value):
 
 def parse_lines(path):
     """Yield `(line_number, decoded JSON)` for each non-blank line of a spooled file,
-    streaming (a 1 GB restore is never held in memory)."""
-    with open(path, "rb") as spool:
-        number = 0
-        while True:
-            # Bounded reads: one gigantic line (a file without newlines) is refused
-            # rather than read whole; no valid line comes near the bound.
-            raw = spool.readline(MAX_VALUE_FILE)
-            if not raw:
-                return
-            number += 1
-            if len(raw) == MAX_VALUE_FILE and not raw.endswith(b"\n"):
-                raise InvalidContent(f"line {number}: longer than {MAX_VALUE_FILE} bytes")
-            if not raw.strip():
-                continue
-            try:
-                obj = _loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise InvalidContent(f"line {number}: not UTF-8 text (byte {exc.start})") from None
-            except json.JSONDecodeError as exc:
-                raise InvalidContent(f"line {number}: not JSON: {exc.msg} "
-                                     f"at column {exc.colno}") from None
-            except ValueError as exc:
-                raise InvalidContent(f"line {number}: not JSON: {exc}") from None
-            yield number, obj
+    streaming; one gigantic line (a file without newlines) is refused, not read whole."""
+    return jsonlines.iter_lines(path, MAX_VALUE_FILE)
 
 
 def store_record(number, obj):
@@ -207,15 +131,3 @@ def parse_tags(path):
         raise InvalidContent(f"not UTF-8 text (byte {exc.start})") from None
     tags = [line.strip() for line in text.split("\n")]
     return list(dict.fromkeys(tag for tag in tags if tag))
-
-
-def _json_type(value):
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"

@@ -1,6 +1,7 @@
-"""Reversible escaping of collection keys (and frontier and slot names) into file names.
+"""The mount's one reversible escaping of service names into file names (DESIGN.md
+"Directory layouts"): collection keys, frontier and slot names, object keys, flow names.
 
-Keys may hold any character, while a file name cannot contain `/` or NUL, cannot be
+Service names may hold any character, while a file name cannot contain `/` or NUL, cannot be
 empty, `.` or `..`, and is at most 255 bytes. The rule escapes only what must be
 escaped, so that `ls` shows ordinary keys as they are: `%` is written `%25`, `/` is
 written `%2F` and NUL `%00` (uppercase hex, nothing else is escaped); a key that is
@@ -8,7 +9,7 @@ exactly `.` or `..` is written `%2E` or `%2E%2E`; the empty key is written `%%` 
 other key can give that name, since every `%` an escape writes is followed by two hex
 digits). `unescape()` is the exact inverse and accepts only names `escape()` can
 produce: a lone `%`, lowercase `%2f`, or any other `%XX` is refused, so every file name
-stands for exactly one key and `ls` shows the name that was created. A key whose name
+stands for exactly one service name and `ls` shows the name that was created. A key whose name
 would exceed 255 bytes (UTF-8; keys decoded from non-UTF-8 file names use the
 surrogateescape convention of `os.fsencode`) has no file name: `file_name()` gives None
 and listings leave it out (it stays reachable through the store's `.jl` file).

@@ -9,7 +9,7 @@
 Store names match `^\\w+$`, so the type suffix after the dot is unambiguous; `s` stores
 carry none. A value file holds the key's value (the record without `_key`) as
 `json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\\n"`, so
-`cat x > y` round-trips. Key names are escaped as `keys.py` describes; keys without a
+`cat x > y` round-trips. Key names are escaped as `hubfs/names.py` describes; keys without a
 file name (over 255 bytes escaped) are left out of listings with one warning and stay
 reachable through the `.jl` file. Listing a store reads it a page at a time with the
 values, so the value files come with their bytes and exact size (no request per key for
@@ -30,7 +30,9 @@ import re
 from hubfs.errors import InvalidContent, NotEmpty, NotFound, Unsupported
 from hubfs.tree import Dir, File, Kind
 
-from . import content, keys, restore
+from hubfs import names
+
+from . import restore, validation
 
 log = logging.getLogger(__name__)
 
@@ -149,17 +151,17 @@ class StoreDir(Dir):
 
     def _value(self, record):
         key, value, mtime = self._split(record)
-        name = keys.file_name(key)
+        name = names.file_name(key)
         if name is None:
             log.warning("%s: a key of %d characters has no file name (over %d bytes "
                         "escaped); it is left out of the listing, read it in %s.jl",
-                        self.where, len(key), keys.NAME_MAX, self.name)
+                        self.where, len(key), names.NAME_MAX, self.name)
             return None
         return ValueFile(self, name, key, value, mtime)
 
     def child(self, name):
         try:
-            key = keys.unescape(name)
+            key = names.unescape(name)
         except InvalidContent:
             raise NotFound(f"{self.where}: no key for the name {name!r}") from None
         record = self.site.collections.lookup(self.project, self.type, self.store, key,
@@ -170,7 +172,7 @@ class StoreDir(Dir):
         return ValueFile(self, name, key, value, mtime)
 
     def create(self, name):
-        key = keys.unescape(name)
+        key = names.unescape(name)
         if key == "":
             raise InvalidContent("the service refuses an empty key")
         return ValueFile(self, name, key, None, self.site.started)
@@ -199,15 +201,15 @@ class ValueFile(File):
 
     def _set(self, value):
         # A new key (not yet written) is an empty file, as after `touch`.
-        self.data = b"" if value is None else content.encode(value) + b"\n"
+        self.data = b"" if value is None else validation.encode(value) + b"\n"
         self.size = len(self.data)
 
-    def read(self, offset, length):
+    def read(self, offset, length, version=None):
         return self.data[offset:offset + length]
 
-    def commit(self, path):
-        value = content.parse_value(path)
-        line = content.record_line(self.key, value)
+    def commit(self, path, progress):
+        value = validation.parse_value(path)
+        line = validation.record_line(self.key, value)
         store = self.store
         store.site.collections.set_lines(store.project, store.type, store.store, [line])
         self._set(value)
@@ -215,7 +217,7 @@ class ValueFile(File):
     def delete(self):
         store = self.store
         store.site.collections.delete_keys(store.project, store.type, store.store,
-                                           [content.encode(self.key)])
+                                           [validation.encode(self.key)])
 
 
 class StoreFile(File):
@@ -238,13 +240,14 @@ class StoreFile(File):
             lines = []
             for record in page:
                 cursor = record.pop("_key")
-                lines.append(content.encode({"_key": cursor, "value": record}))
+                lines.append(validation.encode({"_key": cursor, "value": record}))
             yield b"\n".join(lines) + b"\n", cursor
         if cursor is None:
             yield b"", None
 
-    def commit(self, path):
-        restore.restore(self.site.collections, self.project, self.type, self.store, path)
+    def commit(self, path, progress):
+        restore.restore(self.site.collections, self.project, self.type, self.store, path,
+                        progress=progress)
 
     def delete(self):
         raise Unsupported(f"{self.site.name}: collections/{self.project}/{self.name} is the "
