@@ -105,13 +105,24 @@ class ContentManager:
 
     async def open_reader(self, number, node, pid):
         """For an `open` of a streamed file: `(Content, None)` when its bytes are all on
-        disk, else `(None, StreamHandle)` reading the render under way."""
+        disk, else `(None, StreamHandle)` reading the render under way.
+
+        The open waits for the render's first bytes (milliseconds), so a render that
+        fails before any byte fails the `open` itself, once, like a `stat` would."""
         content = self._contents.get(number)
         if content is None:
             hit = self.cache.lookup(node.cache_key())
             if hit is None:
                 progress = self._render(node)
                 fd = os.open(progress.path, os.O_RDONLY)
+                try:
+                    await progress.available(1)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                if not progress.running and progress.error is None:
+                    os.close(fd)  # it completed meanwhile: open it as a cached file
+                    return Content(progress.final_path, progress.size, self._clock()), None
                 return None, StreamHandle(number, node, fd, progress, pid)
             content = self._contents[number] = Content(hit[0], hit[1], self._clock())
         return content, None

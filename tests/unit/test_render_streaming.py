@@ -85,9 +85,9 @@ def test_reads_are_served_while_the_render_runs(tmp_path):
         attrs = await lookup(ops, "items.jl")
         assert attrs.attr_timeout == 0  # the size is unknown: the kernel must ask
         number = attrs.st_ino
+        node.release(1)  # the open waits for the first bytes (or a failure) only
         info = await ops.open(number, os.O_RDONLY, ctx(10))
         assert info.direct_io and not info.keep_cache  # the kernel cannot know the size
-        node.release(1)
         assert await ops.read(info.fh, 0, len(LINES[0])) == LINES[0]
         sizes = []
         async with trio.open_nursery() as nursery:
@@ -123,8 +123,8 @@ def test_exact_fstat_waits_by_default(tmp_path):
 
     async def main():
         number = (await lookup(ops, "items.jl")).st_ino
-        info = await ops.open(number, os.O_RDONLY, ctx(20))
         node.release(1)
+        info = await ops.open(number, os.O_RDONLY, ctx(20))
         await rendered(ops, number, len(LINES[0]))
         answers = []
         async with trio.open_nursery() as nursery:
@@ -146,8 +146,8 @@ def test_partial_fstat_answers_only_the_reader(tmp_path):
 
     async def main():
         number = (await lookup(ops, "items.jl")).st_ino
-        info = await ops.open(number, os.O_RDONLY, ctx(30))
         node.release(1)
+        info = await ops.open(number, os.O_RDONLY, ctx(30))
         await rendered(ops, number, len(LINES[0]))
         early = await ops.getattr(number, ctx(30))
         assert early.st_size == len(LINES[0]) and early.attr_timeout == 0
@@ -173,8 +173,8 @@ def test_failed_streamed_render_is_eio_and_retried(tmp_path):
 
     async def main():
         number = (await lookup(ops, "items.jl")).st_ino
-        info = await ops.open(number, os.O_RDONLY, ctx(40))
         node.release(3)
+        info = await ops.open(number, os.O_RDONLY, ctx(40))
         assert await ops.read(info.fh, 0, len(LINES[0])) == LINES[0]  # exact, before it
         with pytest.raises(pyfuse3.FUSEError) as raised:
             await ops.read(info.fh, 0, 100)
@@ -185,5 +185,13 @@ def test_failed_streamed_render_is_eio_and_retried(tmp_path):
         await ops.release(info.fh)
         assert node.renders == 2
         assert not [name for name in os.listdir(tmp_path / "content")]  # nothing half-kept
+        # A render that fails before its first byte fails the open itself.
+        early = Gated("early.jl", fail_at=0)
+        early_ops = make_ops(tmp_path / "early", early)
+        early.release(3)
+        number = (await lookup(early_ops, "early.jl")).st_ino
+        with pytest.raises(pyfuse3.FUSEError) as raised:
+            await early_ops.open(number, os.O_RDONLY, ctx(42))
+        assert raised.value.errno == errno.EIO
 
     trio.run(main)
