@@ -44,10 +44,11 @@ class Content:
     private: bool = False  # a snapshot of ours, to delete when replaced or forgotten
 
 
-# Renders running at once. Each holds a few pages of decoded records in flight (the
-# backend bounds that), so this bounds the memory rendering can take as a whole: `ls -l`
-# over many big finished jobs queues up instead of growing the daemon.
-RENDER_SLOTS = 4
+# Renders running at once. Each holds a few pages in flight (the backend bounds that, a
+# few MiB), so this bounds the memory rendering can take as a whole: `ls -l` over many
+# big finished jobs queues up instead of growing the daemon. Eight, so that the small
+# files a walk renders ahead (hubfs.render.walk_prefetch) leave room for the walker's.
+RENDER_SLOTS = 8
 
 
 class StreamHandle(FileHandle):
@@ -72,6 +73,11 @@ class StreamHandle(FileHandle):
                 del self.progress.readers[self.pid]
             self.pid = None
         super().close()
+
+
+def _drain(node):
+    for _chunk in node.render():
+        pass
 
 
 def streams(node):
@@ -114,18 +120,30 @@ class ContentManager:
             hit = self.cache.lookup(node.cache_key())
             if hit is None:
                 progress = self._render(node)
-                fd = os.open(progress.path, os.O_RDONLY)
-                try:
-                    await progress.available(1)
-                except BaseException:
-                    os.close(fd)
-                    raise
-                if not progress.running and progress.error is None:
-                    os.close(fd)  # it completed meanwhile: open it as a cached file
+                await progress.available(1)
+                if not progress.running:  # it completed meanwhile: open it as cached
                     return Content(progress.final_path, progress.size, self._clock()), None
+                try:
+                    fd = os.open(progress.path, os.O_RDONLY)
+                except FileNotFoundError:  # committed (renamed) just now, in its thread
+                    size = await progress.finished()
+                    return Content(progress.final_path, size, self._clock()), None
                 return None, StreamHandle(number, node, fd, progress, pid)
             content = self._contents[number] = Content(hit[0], hit[1], self._clock())
         return content, None
+
+    async def prefetch(self, node):
+        """Render *node* ahead of a walk (`hubfs.render.walk_prefetch`): a streamed file
+        into the disk cache, a small mutable one once and dropped (warming the backend's
+        own caches); failures are left for the walker's own request to report."""
+        try:
+            if streams(node):
+                if self.cache.lookup(node.cache_key()) is None:
+                    await self._render(node).finished()
+            elif node.kind is Kind.RENDERED:
+                await self._run(_drain, node)
+        except Exception:
+            pass
 
     def partial_size(self, node, pid):
         """The bytes rendered so far, when the node allows answering its readers' `fstat`

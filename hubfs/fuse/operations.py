@@ -24,6 +24,7 @@ from hubfs.fuse.guard import fuse_op
 from hubfs.fuse.handles import DirHandle, FileHandle, HandleTable
 from hubfs.fuse.inodes import InodeTable
 from hubfs.fuse.writing import Writer, WriteHandle
+from hubfs.render.walk_prefetch import WalkPrefetch
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         self.inodes = InodeTable(root_node)
         self.listings = ListingCache()
         self.content = ContentManager(content_cache, self.limiter)
+        self.prefetch = WalkPrefetch(self.content, self.limiter)
         self.writer = Writer(spool, self.limiter, self.locate, self.resolve)
         self.files = HandleTable()
         self.dirs = HandleTable()
@@ -228,6 +230,10 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         directory = self._inode(inode)
         if not directory.node.is_dir:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
+        if directory.node.immutable:
+            # A walk through sibling directories renders their files ahead of it.
+            self.prefetch.opened(directory.parent, directory.name,
+                                 self.listings.listing(directory.parent))
         local = [node for (parent, _), node in self.local.items() if parent == inode]
         cached = self.listings.listing(inode)
         if cached is not None:

@@ -15,7 +15,9 @@ import trio
 class RenderProgress:
     def __init__(self, key, path):
         self.key = key
-        self.path = path  # the file being written (renamed into the cache when complete)
+        # The file being written (renamed into the cache when complete); set by the render
+        # before it reports its first byte.
+        self.path = path
         self.written = 0
         self.size = None  # the exact size, once complete
         self.final_path = None

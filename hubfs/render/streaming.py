@@ -24,39 +24,46 @@ def start_render(cache, key, node, slots, limiter, on_end):
     """Begin rendering *node* into the cache entry *key*; return its `RenderProgress`.
 
     *slots* bounds renders running at once, *limiter* the worker threads; *on_end(progress)*
-    is called in the trio thread when the render completed or failed.
+    is called in the trio thread when the render completed or failed. The entry's file
+    is made in the first worker hop (creating files is slow on a large cache directory):
+    its path is set before the first byte is reported, which is when readers open it.
     """
-    entry = cache.begin(key)
-    progress = RenderProgress(key, entry.path)
-    trio.lowlevel.spawn_system_task(_run, entry, node, progress, slots, limiter, on_end,
+    progress = RenderProgress(key, None)
+    trio.lowlevel.spawn_system_task(_run, cache, node, progress, slots, limiter, on_end,
                                     name=f"render {key}")
     return progress
 
 
-async def _run(entry, node, progress, slots, limiter, on_end):
+async def _run(cache, node, progress, slots, limiter, on_end):
     chunks = None
+    entry = None
 
     def step():
-        nonlocal chunks
+        """Write the next chunk and return its size; at the end, commit the entry in the
+        same thread hop (a small file costs two hops) and return its path."""
+        nonlocal chunks, entry
+        if entry is None:
+            entry = cache.begin(progress.key)
+            progress.path = entry.path
         if chunks is None:
             chunks = node.render()
         for chunk, _cursor in chunks:
             if chunk:
                 entry.write(chunk)
                 return len(chunk)
-        return None
+        return entry.commit()[0]
 
     try:
         async with slots:
             while True:
-                written = await trio.to_thread.run_sync(step, limiter=limiter)
-                if written is None:
+                result = await trio.to_thread.run_sync(step, limiter=limiter)
+                if isinstance(result, str):
                     break
-                progress.advance(written)
-            final_path, _size = await trio.to_thread.run_sync(entry.commit, limiter=limiter)
-        progress.complete(final_path)
+                progress.advance(result)
+        progress.complete(result)
     except BaseException as exc:  # noqa: B902 - a system task must not raise
-        entry.abort()
+        if entry is not None:
+            entry.abort()
         if chunks is not None:
             chunks.close()
         if isinstance(exc, trio.Cancelled):
