@@ -217,6 +217,22 @@ class Client:
         _check_type(response, self.name, "json")
         return _json_lines_page(response.content, self.name, response)
 
+    def get_spider_lines(self, kind, project, spider_id, first_job, count):
+        """One page of the records of a spider's jobs from job *first_job* on, in key
+        order, split by job: `(jobs, short)`, where *jobs* maps each job number seen to
+        `(bytes, record count)` (its JSON lines as served, without the `_key` asked for
+        to split them) in the order seen, and *short* says the page ended the stream.
+
+        Raises `Unsplittable` when a record does not end with its `_key` (the service
+        appends it last; samples, which are arrays, get none): the caller then reads the
+        job alone."""
+        params = {"start": f"{project}/{spider_id}/{first_job}/0", "count": count,
+                  "meta": "_key"}
+        response = self.http.request("GET", self.url(kind, project, spider_id), params=params)
+        _check_type(response, self.name, "json")
+        body, lines = _json_lines_page(response.content, self.name, response)
+        return _split_by_job(body, f"{project}/{spider_id}/".encode()), lines < count
+
     def record_pages(self, kind, project, spider_id, job, start=0, total=None,
                      transform=list, max_pages=None):
         """Yield `(chunk, n)` per page of a job stream, in order, from record index
@@ -296,6 +312,40 @@ class Client:
             if n < page_size:
                 return
             start += n
+
+class Unsplittable(ValueError):
+    """A page of several jobs' records that cannot be cut into jobs by their keys."""
+
+
+def _split_by_job(body, prefix):
+    """`{job: (bytes, count)}` of a keyed JSON lines page (see `get_spider_lines`)."""
+    jobs = {}
+    for line in body.split(b"\n"):
+        if not line:
+            continue
+        at = line.rfind(b'"_key":"')
+        if at < 1 or not line.endswith(b'"}'):
+            raise Unsplittable("a record without its _key last")
+        before = line[at - 1:at]
+        if before == b",":
+            record = line[:at - 1] + b"}\n"
+        elif before == b"{":
+            record = b"{}\n"
+        else:
+            raise Unsplittable("a _key inside a record")
+        key = line[at + 8:-2]
+        if not key.startswith(prefix):
+            raise Unsplittable("a key of another spider")
+        try:
+            job, index = (int(part) for part in key[len(prefix):].split(b"/"))
+        except ValueError:
+            raise Unsplittable(f"an unexpected key {key!r}") from None
+        parts = jobs.setdefault(job, [])
+        if index != len(parts):  # each job's records come complete, in order, from 0
+            raise Unsplittable(f"record {job}/{index} out of order")
+        parts.append(record)
+    return {job: (b"".join(parts), len(parts)) for job, parts in jobs.items()}
+
 
 def _settle_environment(session, urls):
     """Read the proxy and CA settings of the environment once, not on every request.

@@ -22,6 +22,7 @@ formats are in `render.py`.
 """
 
 import hashlib
+import json
 import threading
 
 import cachetools
@@ -34,6 +35,7 @@ from .stores import CollectionsDir
 from .collections_api import CollectionsAPI
 from .frontier import FrontiersDir
 from .frontier_api import FrontierAPI
+from .job_batches import JobBatches
 from .tags import TagsFile
 
 IMMUTABLE_STATES = frozenset(("finished", "deleted"))
@@ -52,6 +54,9 @@ FINISHED_META_CACHE = 20_000
 # Metadata fields never shown in a mounted meta.json: the job's `auth` token is a
 # credential for the job's data (the service sends it to running jobs).
 SECRET_META = frozenset(("auth",))
+# Streams whose records carry a `_key` the service appends last, so that a page of
+# several jobs can be cut into jobs (job_batches.py); samples are arrays and carry none.
+BATCHED_STREAMS = frozenset(("items", "logs", "requests"))
 
 
 class Site:
@@ -68,6 +73,7 @@ class Site:
         self.cache_prefix = f"scrapinghub/{render.FORMAT_VERSION}/{host}"
         self.collections = CollectionsAPI(client)
         self.frontier = FrontierAPI(client)
+        self.batches = JobBatches(client)
         self._finished_meta = cachetools.LRUCache(FINISHED_META_CACHE)
         self._meta_lock = threading.Lock()
 
@@ -245,6 +251,8 @@ class JobDir(StaticDir):
         self.state = info.get("state")
         mtime = job_mtime(info, site.started)
         immutable = self.state in IMMUTABLE_STATES
+        if immutable:
+            site.batches.finished(project, spider_id, job)
         files = [MetaFile(self, mtime)] + [
             RecordFile(self, name, source, renderer, mtime, immutable)
             for name, source, renderer in RECORD_FILES] + [TagsFile(self, mtime)]
@@ -301,6 +309,11 @@ class RecordFile(File):
         client = job.site.client
         where = (self.source, job.project, job.spider_id, job.job)
         start = cursor = 0 if after is None else int(after)
+        if self.immutable and after is None and self.source in BATCHED_STREAMS:
+            batched = job.site.batches.records(*where)
+            if batched is not None:
+                yield self._from_batch(*batched), batched[1]
+                return
         try:
             if self.immutable:
                 # A finished job: one page first (most jobs fit in it, and no stats are
@@ -327,3 +340,17 @@ class RecordFile(File):
         if cursor == start:
             # Nothing (new): still hand back a cursor, so the next snapshot can extend.
             yield b"", cursor
+
+    def _from_batch(self, data, count):
+        """This file's bytes from the stream's JSON lines read in a batch."""
+        if self.page_renderer is None or not data:
+            return data
+        try:
+            records = json.loads(b"[" + data.replace(b"\n", b",")[:-1] + b"]")
+        except ValueError:
+            raise ServiceError(f"{self.job.site.name}: {self.job.key}/{self.name}: a batch "
+                               "of records is not JSON lines") from None
+        try:
+            return self.page_renderer(records)
+        except render.RenderError as exc:
+            raise ServiceError(f"{self.job.site.name}: {self.job.key}/{self.name}: {exc}") from None

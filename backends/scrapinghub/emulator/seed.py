@@ -13,7 +13,8 @@ demo:
                    finished, 2 failed), 3 prices (1,500 finished jobs: the paging spider)
   103 "newsroom": 1 news (1-4 finished, 5 running, 6 pending), 2 feeds (1-3 finished)
   plus collections in 101 and the frontier `products` in 102 (see `seed_stores`).
-bench: demo plus 900 "bench": 1 bench, job 900/1/1 finished with 1,000,000 items.
+bench: demo plus 900 "bench": 1 bench, job 900/1/1 finished with 1,000,000 items and jobs
+  900/1/2-5 finished with 250,000 items each.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ MANY_JOBS_SPIDER = (102, 3)
 BENCH_PROJECT = 900
 BENCH_JOB_KEY = "900/1/1"
 BENCH_ITEMS = 1_000_000
+# Jobs 900/1/2-5: four equal jobs, so that concurrent renders of different files can be
+# measured against one render of the same size.
+BENCH_SIBLINGS = (2, 3, 4, 5)
+BENCH_SIBLING_ITEMS = 250_000
 
 
 def _many_jobs() -> list[tuple]:
@@ -208,6 +213,14 @@ def seed_bench(state: ScrapinghubState) -> None:
                                   ts_fn=lambda i: running + 5_000 + i * 3,
                                   stats_fn=lambda: content.bench_item_stats(BENCH_ITEMS))
     state.add_job(BENCH_PROJECT, 1, 1, _job_meta(spec, ["bench"], "bench-1"), stores)
+    for number in BENCH_SIBLINGS:
+        spec = JobSpec(BENCH_PROJECT, 1, "bench", "bench", number, FINISHED, BENCH_SIBLING_ITEMS,
+                       pending, running, finished, "finished", bot="bench", fixed_pages=250)
+        stores = _job_stores(spec)
+        stores["items"] = RecordStore(content.BenchItems(BENCH_SIBLING_ITEMS),
+                                      ts_fn=lambda i: running + 5_000 + i * 3,
+                                      stats_fn=lambda: content.bench_item_stats(BENCH_SIBLING_ITEMS))
+        state.add_job(BENCH_PROJECT, 1, number, _job_meta(spec, ["bench"], "bench-1"), stores)
 
 
 SEEDS = {"demo": seed_demo, "bench": seed_bench}

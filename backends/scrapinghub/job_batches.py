@@ -1,0 +1,90 @@
+"""Records of many small finished jobs read in one request while a walk goes through them.
+
+`du`, `rsync` or `find -size` over a project render six files per job, and most jobs are
+small: one request per file is most of a walk's time. The storage API serves a spider's
+records across its jobs in key order (`GET items/P/S?start=P/S/J/0&meta=_key`), so once a
+walk shows itself (two jobs of one spider rendered within `WALK_WINDOW` seconds), the
+render of one job's stream reads one page of `BATCH` records starting `BEHIND` jobs
+before it (walks go newest first) and keeps what it saw of the neighbours for their own
+renders. Records are cut into jobs by their `_key` (which the service appends last) and
+kept as the service's bytes without it, so a file made from a batch is byte-identical to
+one read alone. Only jobs the listing showed as finished are kept (a running job's
+records would be a short snapshot), only jobs seen whole (a later job's record follows,
+or the page ended the stream), and jobs between two seen ones are empty. A stream whose
+records carry no splittable keys (samples are arrays) is never batched again. The kept
+records live in one LRU bounded in bytes.
+"""
+
+import threading
+import time
+
+import cachetools
+
+from .client import Unsplittable
+
+WALK_WINDOW = 2.0       # seconds between two jobs' renders of one stream that make a walk
+BATCH = 1000            # records per batch: the page size the service is known to honour
+BEHIND = 25             # jobs before the asked one a batch starts at
+KEEP_BYTES = 64 * 1024 * 1024
+KNOWN_FINISHED = 200_000  # finished job keys remembered from listings
+STREAMS = 1024          # streams whose last render time is remembered
+
+
+class JobBatches:
+    def __init__(self, client):
+        self.client = client
+        self._kept = cachetools.LRUCache(KEEP_BYTES, getsizeof=lambda value: len(value[0]) + 64)
+        self._finished = cachetools.LRUCache(KNOWN_FINISHED)
+        self._streams = cachetools.LRUCache(STREAMS)  # (kind, P, S) -> [lock, last job, time]
+        self._unsplittable = set()
+        self._lock = threading.Lock()
+
+    def finished(self, project, spider_id, job):
+        """The listing showed job P/S/J finished (or deleted): its records are final."""
+        with self._lock:
+            self._finished[(project, spider_id, job)] = True
+
+    def records(self, kind, project, spider_id, job):
+        """`(bytes, count)` of job P/S/J's *kind* stream from a batch, or None when this
+        render should read the job alone (no walk under way, or nothing batchable)."""
+        key = (kind, project, spider_id, job)
+        stream = (kind, project, spider_id)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._kept.get(key)
+            if hit is not None:
+                return hit
+            state = self._streams.get(stream)
+            walking = state is not None and state[1] != job and now - state[2] < WALK_WINDOW
+            lock = state[0] if state is not None else threading.Lock()
+            self._streams[stream] = [lock, job, now]
+            if not walking or kind in self._unsplittable:
+                return None
+        with lock:  # one batch per stream at a time: renders running together share it
+            with self._lock:
+                hit = self._kept.get(key)
+            if hit is not None:
+                return hit
+            return self._fetch(kind, project, spider_id, job)
+
+    def _fetch(self, kind, project, spider_id, job):
+        first = max(0, job - BEHIND)
+        try:
+            jobs, short = self.client.get_spider_lines(kind, project, spider_id, first, BATCH)
+        except Unsplittable:
+            with self._lock:
+                self._unsplittable.add(kind)
+            return None
+        seen = list(jobs)
+        # Whole: every job seen but the last, which may go on past the page unless the
+        # page ended the stream; jobs in between that were not seen have no records.
+        whole_until = (seen[-1] + 1) if (short and seen) else (seen[-1] if seen else first)
+        if short:
+            whole_until = max(whole_until, job + 1)
+        empty = (b"", 0)
+        with self._lock:
+            for number in range(first, whole_until):
+                if (project, spider_id, number) in self._finished:
+                    self._kept[(kind, project, spider_id, number)] = jobs.get(number, empty)
+            found = self._kept.get((kind, project, spider_id, job))
+        return found
