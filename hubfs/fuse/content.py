@@ -23,6 +23,7 @@ inode (per cache key, for streamed renders) at a time: concurrent openers share 
 
 import dataclasses
 import os
+import sys
 import time
 
 import trio
@@ -46,9 +47,12 @@ class Content:
 
 # Renders running at once. Each holds a few pages in flight (the backend bounds that, a
 # few MiB), so this bounds the memory rendering can take as a whole: `ls -l` over many
-# big finished jobs queues up instead of growing the daemon. Eight, so that the small
-# files a walk renders ahead (hubfs.render.walk_prefetch) leave room for the walker's.
-RENDER_SLOTS = 8
+# big finished jobs queues up instead of growing the daemon.
+RENDER_SLOTS = 4
+# Renders at once ahead of a walk (hubfs.render.walk_prefetch), besides RENDER_SLOTS.
+PREFETCH_SLOTS = 4
+# Seconds a thread holding the interpreter lock runs before another may take it.
+SWITCH_INTERVAL = 0.0005
 
 
 class StreamHandle(FileHandle):
@@ -87,21 +91,29 @@ def streams(node):
 
 class ContentManager:
     def __init__(self, cache, limiter, clock=time.monotonic):
+        # Renders run in worker threads that hold the interpreter lock while they parse
+        # HTTP; with Python's default 5 ms switch interval a FUSE request arriving then
+        # waits up to 5 ms for the lock. A shorter interval keeps the FUSE thread
+        # answering within a fraction of a millisecond while renders run.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.cache = cache
         self.limiter = limiter
         self.render_slots = trio.CapacityLimiter(RENDER_SLOTS)
+        # Renders started ahead of a walk have slots of their own, so that the walker's
+        # own renders never queue behind them.
+        self.prefetch_slots = trio.CapacityLimiter(PREFETCH_SLOTS)
         self._clock = clock
         self._contents = {}  # inode number -> Content
         self._locks = {}  # inode number -> trio.Lock
         self._renders = {}  # cache key -> RenderProgress of a render under way
 
-    def _render(self, node):
+    def _render(self, node, slots=None):
         """The render of *node*'s cache entry under way, started if none is."""
         key = node.cache_key()
         progress = self._renders.get(key)
         if progress is None:
-            progress = start_render(self.cache, key, node, self.render_slots, self.limiter,
-                                    self._render_ended)
+            progress = start_render(self.cache, key, node, slots or self.render_slots,
+                                    self.limiter, self._render_ended)
             self._renders[key] = progress
         return progress
 
@@ -139,9 +151,10 @@ class ContentManager:
         try:
             if streams(node):
                 if self.cache.lookup(node.cache_key()) is None:
-                    await self._render(node).finished()
+                    await self._render(node, self.prefetch_slots).finished()
             elif node.kind is Kind.RENDERED:
-                await self._run(_drain, node)
+                async with self.prefetch_slots:
+                    await trio.to_thread.run_sync(_drain, node, limiter=self.limiter)
         except Exception:
             pass
 

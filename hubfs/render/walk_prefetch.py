@@ -4,8 +4,9 @@ directories one after another, render the files of the next few before they are 
 A walk shows itself by opening a second directory of the same parent right after the
 first; a single `ls` of one directory prefetches nothing. From then on, each opened
 directory starts background renders of the files of itself and of the next `AHEAD`
-siblings, in the parent's listing order and in name order (`du` and `find` walk the
-first, `rsync` and `ls -R` the second). Only immutable directories are walked ahead
+siblings in the order the walk goes: the parent's listing order when the last two
+directories were neighbours in it (`du`, `find`), name order when they were neighbours
+by name (`rsync`, `ls -R`), both when neither. Only immutable directories are walked ahead
 (a finished job's files do not change, so nothing rendered ahead is wasted by a change):
 their immutable rendered files are streamed into the disk cache exactly as a `stat`
 would (`ContentManager.prefetch`), and their small mutable files are rendered once and
@@ -23,6 +24,20 @@ log = logging.getLogger(__name__)
 AHEAD = 4        # sibling directories rendered ahead of the walker
 PARALLEL = 8     # directories being prefetched at once
 REMEMBERED = 4096  # directories already prefetched, remembered to avoid doing them twice
+
+
+class _Order(list):
+    """Names in one order, with their positions found in constant time."""
+
+    def __init__(self, names):
+        super().__init__(names)
+        self._at = {name: at for at, name in enumerate(names)}
+
+    def index(self, name):
+        try:
+            return self._at[name]
+        except KeyError:
+            raise ValueError(name) from None
 
 
 class WalkPrefetch:
@@ -43,15 +58,18 @@ class WalkPrefetch:
         orders = self._orders.get(parent)
         if orders is None or len(orders[0]) != len(siblings):
             names = [node.name for node in siblings]
-            orders = (names, sorted(names), {node.name: node for node in siblings})
+            orders = (_Order(names), _Order(sorted(names)), {node.name: node for node in siblings})
             self._orders = {parent: orders}  # one parent at a time is walked
         listed, by_name, nodes = orders
-        ahead = []
+        positions = []
         for order in (listed, by_name):
             try:
-                index = order.index(name)
+                positions.append((order, order.index(name), order.index(last[1])))
             except ValueError:
                 continue
+        followed = [p for p in positions if p[1] - p[2] == 1]
+        ahead = []
+        for order, index, _ in followed or positions:
             ahead += order[index:index + AHEAD + 1]
         for sibling in ahead:
             node = nodes.get(sibling)

@@ -64,7 +64,7 @@ def test_a_walk_reads_neighbours_in_one_request(remote, emu, official):
         assert render(jobs[str(number)].child("items.jl")) == expected[number]
     assert data_requests(emu) == []  # every neighbour came from the batch
     # log.txt and logs.jl share the logs batch; requests.jl has its own.
-    numbers = (1470, 1469, 1468)
+    numbers = (1460, 1459, 1458)
     logs = {n: list(official.get_job(f"102/3/{n}").logs.iter()) for n in numbers}
     pages = {n: jl(official.get_job(f"102/3/{n}").requests.iter()) for n in numbers}
     emu.server.requests.clear()
@@ -94,7 +94,7 @@ def test_samples_and_single_reads_are_not_batched(remote, emu, official):
 def test_jobs_not_listed_as_finished_are_never_taken_from_a_batch(remote, emu, monkeypatch):
     """Job 102/1/5 was running when listed: a batch that saw its records must not keep
     them (a snapshot of a running job would be a short file once it finishes)."""
-    monkeypatch.setattr(job_batches, "BEHIND", 0)
+    monkeypatch.setattr(job_batches, "BLOCK", 4)
     jobs = jobs_of(remote, "products")
     assert jobs["5"].state == "running"
     emu.server.requests.clear()
