@@ -49,8 +49,9 @@ class Content:
 # few MiB), so this bounds the memory rendering can take as a whole: `ls -l` over many
 # big finished jobs queues up instead of growing the daemon.
 RENDER_SLOTS = 4
-# Renders at once ahead of a walk (hubfs.render.walk_prefetch), besides RENDER_SLOTS.
-PREFETCH_SLOTS = 4
+# Renders at once ahead of a walk (hubfs.render.walk_prefetch), besides RENDER_SLOTS;
+# measured on `du` of 1,506 small jobs: 4 slots 15-18 s, 8 slots 13.5 s.
+PREFETCH_SLOTS = 8
 # Seconds a thread holding the interpreter lock runs before another may take it.
 SWITCH_INTERVAL = 0.0005
 

@@ -21,7 +21,7 @@ import trio
 
 log = logging.getLogger(__name__)
 
-AHEAD = 4        # sibling directories rendered ahead of the walker
+AHEAD = 8        # sibling directories rendered ahead of the walker
 PARALLEL = 8     # directories being prefetched at once
 REMEMBERED = 4096  # directories already prefetched, remembered to avoid doing them twice
 

@@ -434,3 +434,16 @@ def test_activity_file_holds_the_project_events(remote, emu, official):
     newest = json.loads(render(node)[0].split(b"\n", 1)[0])
     assert (newest["event"], newest["job"], newest["user"]) == ("job:cancelled", "102/1/4",
                                                                 "tester")
+
+
+def test_meta_json_never_shows_a_job_token(remote, emu):
+    """Were the service to send a running job's `auth` token in its metadata, the mount
+    would still not show it: it is a credential for the job's data."""
+    job = emu.state.job_by_key("103/1/5")
+    job.meta["auth"] = "eyJhbGciOiJIUzI1NiJ9.e30.secret-token"
+    try:
+        data, _ = render(job_dir(remote, "103/news/5").child("meta.json"))
+    finally:
+        del job.meta["auth"]
+    assert b"secret-token" not in data and b'"auth"' not in data
+    assert json.loads(data)["state"] == "running"
