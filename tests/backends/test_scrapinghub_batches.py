@@ -6,34 +6,10 @@ spider's records across jobs; the neighbours' files then come from it without a 
 byte-identical to what the official client exports for each job alone.
 """
 
-import json
-
-import pytest
-from scrapinghub import ScrapinghubClient
-
-from backends.scrapinghub import Remote, job_batches
-from backends.scrapinghub.emulator import DEMO_APIKEY
-from hubfs.http import RetryPolicy
+from backends.scrapinghub import job_batches
 
 
-@pytest.fixture
-def remote(emu):
-    options = {"apikey": DEMO_APIKEY, "app_url": emu.url + "api/", "storage_url": emu.url,
-               "projects": None}
-    remote = Remote("shtest", options, policy=RetryPolicy(attempts=3, backoff=0.01))
-    yield remote
-    remote.close()
-
-
-@pytest.fixture(scope="module")
-def official(emulator):
-    return ScrapinghubClient(DEMO_APIKEY, dash_endpoint=emulator.url + "api/",
-                             endpoint=emulator.url)
-
-
-def jl(records):
-    return b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-                    for r in records)
+from tests.backends.test_scrapinghub_backend import jl, official, remote  # noqa: F401 (fixtures)
 
 
 def render(node):

@@ -68,6 +68,28 @@ async def lookup(ops, name):
     return await ops.lookup(job, name.encode())
 
 
+async def open_while_rendering(ops, node, pid):
+    """Open *node* once its first record is rendered and on disk; the rest is held."""
+    number = (await lookup(ops, node.name)).st_ino
+    node.release(1)
+    info = await ops.open(number, os.O_RDONLY, ctx(pid))
+    await rendered(ops, number, len(LINES[0]))
+    return number, info
+
+
+async def stat_waits_for_the_end(ops, node, number, pid):
+    """A getattr from *pid* waits while the render is held, then gets the exact size."""
+    answers = []
+    async with trio.open_nursery() as nursery:
+        async def stat():
+            answers.append((await ops.getattr(number, ctx(pid))).st_size)
+        nursery.start_soon(stat)
+        await trio.testing.wait_all_tasks_blocked()
+        assert answers == []
+        node.release(3)
+    assert answers == [sum(map(len, LINES))]
+
+
 async def rendered(ops, number, size):
     """Wait until the render of *number* has *size* bytes on disk."""
     while True:
@@ -122,19 +144,8 @@ def test_exact_fstat_waits_by_default(tmp_path):
     ops = make_ops(tmp_path, node)
 
     async def main():
-        number = (await lookup(ops, "items.jl")).st_ino
-        node.release(1)
-        info = await ops.open(number, os.O_RDONLY, ctx(20))
-        await rendered(ops, number, len(LINES[0]))
-        answers = []
-        async with trio.open_nursery() as nursery:
-            async def fstat():
-                answers.append((await ops.getattr(number, ctx(20))).st_size)
-            nursery.start_soon(fstat)
-            await trio.testing.wait_all_tasks_blocked()
-            assert answers == []  # the opener's own fstat waits for the exact size too
-            node.release(3)
-        assert answers == [sum(map(len, LINES))]
+        number, info = await open_while_rendering(ops, node, 20)
+        await stat_waits_for_the_end(ops, node, number, 20)  # the opener's own fstat too
         await ops.release(info.fh)
 
     trio.run(main)
@@ -145,21 +156,10 @@ def test_partial_fstat_answers_only_the_reader(tmp_path):
     ops = make_ops(tmp_path, node)
 
     async def main():
-        number = (await lookup(ops, "items.jl")).st_ino
-        node.release(1)
-        info = await ops.open(number, os.O_RDONLY, ctx(30))
-        await rendered(ops, number, len(LINES[0]))
+        number, info = await open_while_rendering(ops, node, 30)
         early = await ops.getattr(number, ctx(30))
         assert early.st_size == len(LINES[0]) and early.attr_timeout == 0
-        others = []
-        async with trio.open_nursery() as nursery:
-            async def stat():
-                others.append((await ops.getattr(number, ctx(31))).st_size)
-            nursery.start_soon(stat)
-            await trio.testing.wait_all_tasks_blocked()
-            assert others == []  # any other process waits for the exact size
-            node.release(3)
-        assert others == [sum(map(len, LINES))]
+        await stat_waits_for_the_end(ops, node, number, 31)  # any other process waits
         exact = await ops.getattr(number, ctx(30))
         assert exact.st_size == sum(map(len, LINES)) and exact.attr_timeout > 0
         await ops.release(info.fh)
