@@ -28,6 +28,8 @@ test: setup
 bench: setup
 	$(BIN)/python bench/scrapinghub_items.py
 	$(BIN)/python bench/scrapinghub_collections.py
+	$(BIN)/python bench/scrapinghub_codecs.py
+	$(BIN)/python bench/scrapinghub_walks.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
