@@ -57,6 +57,9 @@ def build_parser():
     mount.add_argument("--cache-dir", help="disk cache directory (default from config, ~/.cache/hubfs)")
     mount.add_argument("--remote", help="mount just this remote at the mountpoint")
     mount.add_argument("--log-file", help="daemon log file (default <cache-dir>/logs/<mount>.log)")
+    mount.add_argument("--deadline", type=float, default=None,
+                       help="seconds a call may wait on a service, retries included "
+                            "(default from config, 30)")
     mount.add_argument("-v", "--debug", action="store_true", help="log every request and operation")
 
     umount = add("umount", cmd_umount, "unmount MOUNTPOINT and wait for its daemon to finish")
@@ -112,6 +115,10 @@ def cmd_mount(args):
     config = load_config(args.config)
     if args.cache_dir:
         config.cache_dir = os.path.abspath(args.cache_dir)
+    if args.deadline is not None:
+        if args.deadline <= 0:
+            raise errors.ConfigError("--deadline must be a positive number of seconds")
+        config.deadline = args.deadline
     if args.remote and args.remote not in config.remotes:
         raise errors.ConfigError(f"--remote {args.remote}: no such remote in {args.config} "
                                  f"(have: {', '.join(config.remotes)})")

@@ -53,6 +53,8 @@ class Config:
     cache_max_bytes: int = DEFAULT_CACHE_MAX
     spool_max_bytes: int | None = None
     spool_min_free: int = 64 * 1024**2
+    memory_budget: int = 128 * 1024**2  # read-ahead and kept blocks of sized files
+    deadline: float = 30.0  # one call to a service, retries and waits included
     retry_attempts: int = 6
     retry_backoff: float = 0.25
     timeout: float = 60.0
@@ -61,7 +63,7 @@ class Config:
         from hubfs.http import RetryPolicy
 
         return RetryPolicy(attempts=self.retry_attempts, backoff=self.retry_backoff,
-                           read_timeout=self.timeout)
+                           read_timeout=self.timeout, deadline=self.deadline)
 
 
 def load(path, environ=None):
@@ -104,6 +106,10 @@ def parse(raw, path="<config>", environ=None):
             config.retry_attempts = positive(value, int, f"{path}: hubfs.retries")
         elif key == "retry_backoff":
             config.retry_backoff = positive(value, (int, float), f"{path}: hubfs.retry_backoff")
+        elif key == "memory_budget":
+            config.memory_budget = parse_size(value, f"{path}: hubfs.memory_budget")
+        elif key == "deadline":
+            config.deadline = positive(value, (int, float), f"{path}: hubfs.deadline")
         elif key == "timeout":
             config.timeout = positive(value, (int, float), f"{path}: hubfs.timeout")
         else:

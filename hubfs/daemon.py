@@ -142,6 +142,7 @@ def run(config, mountpoint, read_only, only, log_file, on_ready):
             log.info("mounting %s at %s (cache %s%s)", ", ".join(sorted(remotes)), mountpoint,
                      config.cache_dir, ", read-only" if read_only else "")
             serve(root, mountpoint, cache, spool, remotes, read_only=read_only,
+                  memory_budget=config.memory_budget,
                   remote_name=only, on_ready=on_ready)
         finally:
             try:
@@ -197,6 +198,12 @@ def umount(mountpoint, timeout=120.0, lazy=False):
                                     "finishes when they are closed)")
         if result != "ok":
             raise errors.HubfsError(f"{mountpoint}: unmount failed: {result}")
+        if lazy:
+            # Files may still be open there: the daemon serves them until they are closed,
+            # then sends what is pending and exits. Nothing to wait for here.
+            print(f"hubfs: detached {mountpoint}; daemon pid {pid} finishes once the files "
+                  "open there are closed")
+            return 0
     if pid is not None:
         started = time.monotonic()
         announced = None

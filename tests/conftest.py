@@ -33,10 +33,10 @@ def sh_emulator():
 @pytest.fixture
 def sh_clean(sh_emulator):
     """`sh_emulator` with no fault rules and an empty request log."""
-    sh_emulator.server.faults.clear()
-    sh_emulator.server.requests.clear()
-    yield sh_emulator
-    sh_emulator.server.faults.clear()
+    from tests.support import no_faults
+
+    with no_faults(sh_emulator) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")

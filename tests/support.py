@@ -125,3 +125,23 @@ def wait_until(predicate, timeout=10.0, interval=0.05):
             return True
         time.sleep(interval)
     return False
+
+
+def pending_in(cache_dir, config=None):
+    """The `hubfs status` lines of files still pending in *cache_dir* (other mounts of
+    this user may have pending files of their own)."""
+    args = ["status"] + (["--config", config] if config else [])
+    return [line for line in hubfs(*args).stdout.splitlines()
+            if line.startswith("pending") and line.endswith(" in " + str(cache_dir))]
+
+
+@contextlib.contextmanager
+def no_faults(handle):
+    """*handle*'s emulator with no fault rules and an empty request log, and no fault
+    rule left behind afterwards."""
+    handle.server.faults.clear()
+    handle.server.requests.clear()
+    try:
+        yield handle
+    finally:
+        handle.server.faults.clear()

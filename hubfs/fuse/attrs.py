@@ -1,7 +1,8 @@
 """Build pyfuse3 `EntryAttributes` for a node, with the kernel timeouts it deserves.
 
 Immutable nodes get long entry and attribute timeouts (the kernel stops asking), mutable
-ones about a second (DESIGN.md "The node model"). A file whose size is not known yet
+ones about a second (DESIGN.md "The node model"), unless the backend set the node's own
+`ttl`. A file whose size is not known yet
 gets an attribute timeout of 0 so the kernel asks `getattr` (which renders) before any
 `stat`, `tar` or `rsync` can use a size: the kernel treats 0 as "expired at once", never
 as "valid for this tick".
@@ -38,7 +39,8 @@ def entry_attributes(number, node, size, writable=False, exact=True):
     attrs.st_gid = os.getgid()
     mtime_ns = int(node.mtime * 1e9)
     attrs.st_mtime_ns = attrs.st_ctime_ns = attrs.st_atime_ns = mtime_ns
-    timeout = IMMUTABLE_TIMEOUT if node.immutable else MUTABLE_TIMEOUT
+    timeout = node.ttl if node.ttl is not None else (IMMUTABLE_TIMEOUT if node.immutable
+                                                     else MUTABLE_TIMEOUT)
     attrs.entry_timeout = timeout
     attrs.attr_timeout = timeout if (node.is_dir or (size is not None and exact)) else 0
     return attrs

@@ -21,6 +21,7 @@ class FileHandle:
         self.node = node
         self.fd = fd
         self.length = length
+        self.reader = None  # a `SizedReader` for sized files (no content file)
 
     def close(self):
         if self.fd is not None:

@@ -18,6 +18,7 @@ import time
 import pyfuse3
 import trio
 
+from hubfs.cache.blocks import BlockCache
 from hubfs.cache.spool import entry_path
 from hubfs.fuse.operations import HubfsOperations
 
@@ -173,7 +174,7 @@ def decode_mount_path(field):
 
 
 def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
-          remote_name=None, on_ready=None, drain_seconds=60.0):
+          remote_name=None, on_ready=None, drain_seconds=60.0, memory_budget=None):
     """Mount *root_node* at *mountpoint* and serve until unmounted or signalled.
 
     *remotes* names the remotes served, whose pending journal entries this mount sends
@@ -181,7 +182,8 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
     *drain_seconds* so that `hubfs umount` returns with nothing left unsent if it can.
     """
     operations = HubfsOperations(root_node, content_cache, spool, read_only=read_only,
-                                 remote_name=remote_name)
+                                 remote_name=remote_name,
+                                 blocks=BlockCache(memory_budget) if memory_budget else None)
     # Not pyfuse3's default_permissions: with it the kernel asks getattr before every
     # open to check the mode bits, and for a file still rendering that getattr must wait
     # for the exact size, so `head -1` would wait for the whole render. The mount is
@@ -210,6 +212,7 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
 
 async def _main(operations, remotes):
     async with trio.open_nursery() as nursery:
+        operations.background = nursery
         nursery.start_soon(_stop_on_signals)
         nursery.start_soon(operations.writer.resend_loop, remotes)
         await pyfuse3.main()

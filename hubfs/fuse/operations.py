@@ -9,6 +9,7 @@ EROFS, at the first syscall that asks, whatever is not writable.
 """
 
 import errno
+import itertools
 import logging
 import os
 
@@ -16,6 +17,7 @@ import pyfuse3
 import trio
 
 from hubfs import errors
+from hubfs.cache.blocks import BlockCache
 from hubfs.cache.listings import ListingCache
 from hubfs.fuse.attrs import entry_attributes
 from hubfs.fuse.changes import ChangeOperations
@@ -24,11 +26,16 @@ from hubfs.fuse.guard import fuse_op
 from hubfs.fuse.handles import DirHandle, FileHandle, HandleTable
 from hubfs.fuse.inodes import InodeTable
 from hubfs.fuse.writing import Writer, WriteHandle
+from hubfs.readahead import SizedReader
 from hubfs.render.walk_prefetch import WalkPrefetch
+from hubfs.tree import Kind
 
 log = logging.getLogger(__name__)
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND | os.O_CREAT
+# Worker threads one remote may hold at once: a stalled service fills its own, never
+# another remote's (the shared limiter bounds renders and spool work as a whole).
+REMOTE_THREADS = 16
 MAX_BACKEND_THREADS = 16
 
 
@@ -46,18 +53,24 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
     supports_dot_lookup = False
     enable_writeback_cache = False  # write-on-close needs every write to reach us
 
-    def __init__(self, root_node, content_cache, spool, read_only=False, remote_name=None):
+    def __init__(self, root_node, content_cache, spool, read_only=False, remote_name=None,
+                 blocks=None):
         """*remote_name* is set when one remote is mounted at the root (`--remote`);
-        otherwise the first path component names the remote."""
+        otherwise the first path component names the remote. *blocks* is the daemon's
+        `BlockCache` (its memory budget for read-ahead)."""
         super().__init__()
         self.read_only = read_only
         self.remote_name = remote_name
         self.limiter = trio.CapacityLimiter(MAX_BACKEND_THREADS)
+        self._remote_limiters = {}
+        self.blocks = blocks if blocks is not None else BlockCache()
+        self.background = None  # a nursery for read-ahead, set while the mount serves
+        self._opens = itertools.count()
         self.inodes = InodeTable(root_node)
         self.listings = ListingCache()
         self.content = ContentManager(content_cache, self.limiter)
         self.prefetch = WalkPrefetch(self.content, self.limiter)
-        self.writer = Writer(spool, self.limiter, self.locate, self.resolve)
+        self.writer = Writer(spool, self.remote_limiter, self.locate, self.resolve)
         self.files = HandleTable()
         self.dirs = HandleTable()
         self.local = {}  # (parent inode, name) -> node created here, not yet on the service
@@ -124,8 +137,24 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.ENOENT)
         return inode
 
-    async def _call(self, fn, *args):
-        return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+    def remote_limiter(self, remote):
+        """The worker-thread limiter of remote *remote* (None: the mount's root)."""
+        limiter = self._remote_limiters.get(remote)
+        if limiter is None:
+            limiter = self._remote_limiters[remote] = trio.CapacityLimiter(REMOTE_THREADS)
+        return limiter
+
+    def limiter_of(self, number):
+        """The limiter of the remote inode *number* belongs to."""
+        if self.remote_name:
+            return self.remote_limiter(self.remote_name)
+        names = self.inodes.names_of(number)
+        return self.remote_limiter(names[0] if names else None)
+
+    async def _call(self, fn, *args, inode=None):
+        """Run blocking *fn* in a worker thread, under the limiter of *inode*'s remote."""
+        limiter = self.limiter if inode is None else self.limiter_of(inode)
+        return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
 
     async def _attributes(self, inode, render, pid=None):
         node = inode.node
@@ -165,7 +194,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         if self.listings.is_listed(parent.number):
             # A fresh complete listing without that name answers without a request.
             raise errors.NotFound(f"no {name!r} in listing")
-        node = await self._call(parent.node.child, name)
+        node = await self._call(parent.node.child, name, inode=parent.number)
         self.listings.store_child(parent.number, parent.node, node)
         return node
 
@@ -263,7 +292,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
                     index += 1
                 if handle.complete:
                     return
-                await handle.fetch_more(self.limiter)
+                await handle.fetch_more(self.limiter_of(handle.inode))
                 if handle.complete:
                     self.listings.store_listing(handle.inode, directory.node,
                                                 [node for _, node in handle.entries
@@ -285,6 +314,8 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EISDIR)
         if flags & WRITE_FLAGS:
             return await self._open_for_writing(inode, node, flags)
+        if node.kind is Kind.SIZED:
+            return self._open_sized(inode, node)
         if streams(node):
             content, stream = await self.content.open_reader(inode, node, getattr(ctx, "pid", None))
             if stream is not None:
@@ -308,6 +339,22 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         info.direct_io = not node.immutable
         return info
 
+    def _open_sized(self, inode, node):
+        """A sized file is read through its own `SizedReader` (read-ahead, one version).
+        The kernel's page cache and read-ahead stay on (mmap works); pages are kept
+        across opens only for immutable content."""
+        # Blocks are shared across opens only when a version names the bytes.
+        key = (inode, node.version) if node.version is not None else (inode, "open", next(self._opens))
+        reader = SizedReader(node, key, self.blocks, self.limiter_of(inode),
+                             spawn=self.background.start_soon if self.background else None,
+                             where=self.inodes.path_of(inode))
+        handle = FileHandle(inode, node, None, node.size)
+        handle.reader = reader
+        info = pyfuse3.FileInfo(fh=self.files.add(handle))
+        info.keep_cache = bool(node.immutable)
+        info.direct_io = False
+        return info
+
     @fuse_op
     async def read(self, fh, off, size):
         handle = self.files.get(fh)
@@ -322,7 +369,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
             return b""
         if handle.fd is not None:
             return os.pread(handle.fd, size, off)
-        return await self._call(handle.node.read, off, size)
+        return await handle.reader.read(off, size)
 
     @fuse_op
     async def release(self, fh):

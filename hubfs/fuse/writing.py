@@ -87,9 +87,9 @@ class WriteHandle:
 class Writer:
     """Owns every write handle of a mount and the resend of pending journal entries."""
 
-    def __init__(self, spool, limiter, locate, resolve):
+    def __init__(self, spool, limiter_of, locate, resolve):
         self.spool = spool
-        self.limiter = limiter
+        self._limiter_of = limiter_of  # remote name -> its worker-thread limiter
         self._locate = locate  # inode number -> (remote, [names])
         self._resolve = resolve  # (remote, [names]) -> node (blocking; may create)
         self.handles = {}  # inode number -> set of open WriteHandles
@@ -190,7 +190,7 @@ class Writer:
         self._sending.add(spool_id)
         try:
             await trio.to_thread.run_sync(self._send_blocking, spool_id, node, remote, names,
-                                          journal, keep_data, limiter=self.limiter)
+                                          journal, keep_data, limiter=self._limiter_of(remote))
         except errors.HubfsError:
             if journal is not None:
                 self._wakeup.set()
@@ -302,7 +302,7 @@ class Writer:
             where = entry_path(entry)
             try:
                 node = await trio.to_thread.run_sync(self._resolve, entry["remote"], entry["path"],
-                                                     limiter=self.limiter)
+                                                     limiter=self._limiter_of(entry["remote"]))
                 await self._send(entry["id"], node, entry["remote"], entry["path"])
                 log.info("sent pending %s (%d bytes)", where, entry["size"])
             except errors.InvalidContent as exc:

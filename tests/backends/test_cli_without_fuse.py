@@ -3,9 +3,9 @@
 import os
 import subprocess
 import sys
-import time
+import tomllib
 
-from tests.support import REPO, hubfs, official_export
+from tests.support import REPO, hubfs, official_export, wait_until
 
 
 def test_ls_walks_the_tree(sh_config):
@@ -29,19 +29,18 @@ def test_missing_path_and_bad_remote_are_clear(sh_config):
     assert result.returncode == 2 and "no remote 'other'" in result.stderr
 
 
-def test_emulate_command_prints_a_working_remote(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "hubfs", "emulate", "scrapinghub", "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+def test_emulate_writes_valid_toml_to_stdout_and_prose_to_stderr(tmp_path):
+    """`hubfs emulate TYPE > remote.toml` gives a config that mounts the emulator."""
+    path = tmp_path / "hubfs.toml"
+    with open(path, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "hubfs", "emulate", "scrapinghub", "--port", "0"],
+                                   stdout=out, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
-        lines = []
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any(line.startswith("storage_url") for line in lines):
-            lines.append(process.stdout.readline().strip())
-        toml = "\n".join(line for line in lines if line.startswith(("[remotes", "type", "apikey", "app_url", "storage_url")))
-        path = tmp_path / "hubfs.toml"
-        path.write_text(toml + "\n")
+        assert "listening on" in process.stderr.readline()
+        assert wait_until(lambda: "storage_url" in path.read_text(), timeout=20)
         os.chmod(path, 0o600)
-        remote = toml.split("[remotes.")[1].split("]")[0]
+        parsed = tomllib.loads(path.read_text())  # nothing but TOML on stdout
+        [remote] = parsed["remotes"]
         listing = hubfs("ls", "--config", str(path), f"{remote}:").stdout
         assert listing.split() == ["101/", "102/", "103/"]
     finally:

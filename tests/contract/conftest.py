@@ -5,7 +5,7 @@ import os
 import pytest
 
 from tests.contract.harness import load_all
-from tests.support import Mount, write_config
+from tests.support import Mount, no_faults, write_config
 
 HARNESSES = load_all()
 REMOTE = "remote"  # the remote's name in every contract config
@@ -21,7 +21,14 @@ def harness(request):
 @pytest.fixture(scope="module")
 def writable_harness(harness):
     if harness.writable is None:
-        pytest.skip(f"{harness.type}: nothing there accepts writes")
+        pytest.skip(f"{harness.type}: no file there is replaced by a write")
+    return harness
+
+
+@pytest.fixture(scope="module")
+def appendable_harness(harness):
+    if harness.appendable is None:
+        pytest.skip(f"{harness.type}: no file there is appended to")
     return harness
 
 
@@ -34,10 +41,8 @@ def emulator(harness):
 @pytest.fixture
 def clean(emulator):
     """The module's emulator with no fault rules and an empty request log."""
-    emulator.server.faults.clear()
-    emulator.server.requests.clear()
-    yield emulator
-    emulator.server.faults.clear()
+    with no_faults(emulator) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ listed in `harnesses/`. A harness names no hubfs internals: it starts the backen
 emulator, gives the remote options that mount it (and options with a wrong secret), a
 known file with a way to get its expected bytes *without hubfs* (the official client or
 the emulator's own state), a small immutable tree to copy, a data path to inject faults
-on, and, for backends that accept writes, a `Writable` place. Adding a backend to the
+on, and, for backends that accept writes, a `Writable` place where a write replaces a
+file and one where it appends records. Adding a backend to the
 suite is one module in `harnesses/` exporting `HARNESS`, plus its name in `NAMES`.
 """
 
@@ -33,10 +34,13 @@ class Writable:
     send_path: str  # a regex of the emulator path a send of that file goes to
     bad: list = dataclasses.field(default_factory=list, repr=False)  # each EINVAL at close
     send_method: str = "POST"  # the HTTP method of such a send
+    ordered: bool = True  # appended records read back in the order they were added
     # How the service's answer to `good(n)` reads back: same bytes for values, a
     # normalised form for others (defaults to identity).
     normalise: Callable[[bytes], bytes] = lambda data: data
-    append: bool = False  # writes add to the file instead of replacing it
+    # For an append-only place (`Harness.appendable`): `good(n)` is one line, `existing`
+    # is the file appended to, and `read_back` gives every record the service holds for
+    # it, each as `normalise(line)` gives it, in order.
 
 
 @dataclasses.dataclass
@@ -51,7 +55,8 @@ class Harness:
     fault_path: str  # a regex of the emulator path that serves `known_file`'s bytes
     missing: list  # paths under the remote that do not exist
     read_only_file: str  # a file that refuses writes (EROFS at open)
-    writable: Optional[Writable] = None
+    writable: Optional[Writable] = None  # a place where a write replaces a file
+    appendable: Optional[Writable] = None  # a file where a write adds records
 
     def __str__(self):
         return self.type

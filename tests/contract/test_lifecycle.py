@@ -207,12 +207,15 @@ def test_no_secret_in_logs_state_status_or_argv(harness, emulator, tmp_path):
         from hubfs.runtime import state_path
         with open(state_path(live.path)) as fh:
             exposed.append(fh.read())
+        # The argv of every hubfs process (the daemon included): what `ps` shows of us.
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    exposed.append(fh.read().decode(errors="replace"))
+                    argv = fh.read().split(b"\0")
             except OSError:
-                pass
+                continue
+            if b"hubfs" in argv or int(pid) == read_state(live.path)["pid"]:
+                exposed.append(b" ".join(argv).decode(errors="replace"))
     for text in exposed:
         for secret in secrets:
             assert secret not in text

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -146,3 +147,51 @@ def test_two_remotes_of_one_type_mount_side_by_side(harness, emulator, tmp_path)
         expected = harness.known_bytes(emulator)
         for name in ("one", "two"):
             assert read(os.path.join(pair.path, name, harness.known_file)) == expected
+
+
+def test_a_service_that_says_nothing_fails_within_the_deadline_naming_why(harness, clean, tmp_path):
+    config = write_config(tmp_path, {REMOTE: harness.remote(clean)},
+                          general=dict(FAST, timeout=2, deadline=4))
+    with Mount(tmp_path, config, name="silent") as fresh:
+        clean.server.faults.add(FaultRule(path=harness.fault_path, delay=1000, times=-1))
+        started = time.monotonic()
+        with pytest.raises(OSError) as raised:
+            os.stat(at(fresh, harness.known_file))
+            read(at(fresh, harness.known_file))
+        waited = time.monotonic() - started
+        assert raised.value.errno == errno.EIO
+        assert waited < 60, waited  # a hang detector: the deadline is 4 s
+        assert "did not answer within" in fresh.log(), fresh.log()
+
+
+def test_a_service_down_at_mount_time_fails_the_mount_naming_it(harness, emulator, tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    options = {key: (value.replace(f":{emulator.server.port}", f":{port}") if isinstance(value, str)
+                     else value) for key, value in harness.remote(emulator).items()}
+    config = write_config(tmp_path, {REMOTE: options}, general=dict(FAST, deadline=5))
+    target = tmp_path / "mnt"
+    target.mkdir()
+    result = hubfs("mount", "--config", config, "--cache-dir", str(tmp_path / "c"), str(target),
+                   check=False, timeout=120)
+    assert result.returncode != 0
+    assert f"remote {REMOTE!r}" in result.stderr and f"127.0.0.1:{port}" in result.stderr, result.stderr
+    assert not is_mounted(str(target))
+
+
+def test_umount_of_a_busy_mount_names_who_holds_it_and_lazy_detaches(harness, config, tmp_path):
+    with Mount(tmp_path, config, name="busy") as live:
+        holder = subprocess.Popen(["sleep", "60"], cwd=at(live, os.path.dirname(harness.known_file)))
+        try:
+            result = hubfs("umount", live.path, check=False)
+            assert result.returncode != 0 and "busy" in result.stderr
+            assert f"sleep (pid {holder.pid})" in result.stderr and "--lazy" in result.stderr
+            assert is_mounted(live.path)
+            hubfs("umount", "--lazy", live.path)
+            assert not is_mounted(live.path)
+        finally:
+            holder.kill()
+            holder.wait()

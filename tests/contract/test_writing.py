@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from hubfs.emulation import FaultRule
 from hubfs.runtime import read_state
 from tests.contract.conftest import at
-from tests.support import Mount, hubfs, requires_fuse, wait_until
+from tests.support import Mount, hubfs, pending_in, requires_fuse, wait_until
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -149,4 +149,57 @@ def test_failed_send_is_eio_kept_listed_and_sent_after_sigkill_and_remount(writa
     assert place.read_back(clean, "kept") is None
     with Mount(tmp_path, config, name="second"):
         assert wait_until(lambda: place.read_back(clean, "kept") == place.normalise(content), timeout=30)
-    assert "nothing pending" in hubfs("status", "--config", config).stdout
+    assert pending_in(tmp_path / "cache", config) == []
+
+
+WRITER = r"""
+import sys
+path, data = sys.argv[1], sys.argv[2].encode()
+with open(path, "wb") as fh:
+    fh.write(data)
+"""
+
+
+def test_twenty_processes_writing_at_once_lose_nothing(writable_harness, place, emulator, mount):
+    """10 processes write 10 different names, 10 more write one name: every different
+    name holds its bytes, and the shared name holds exactly one of the contents written
+    to it (the last close wins, never a mix)."""
+    import sys
+
+    directory = at(mount, place.directory)
+    shared = [place.good(600 + n) for n in range(10)]
+    own = {f"crowd-{n}": place.good(700 + n) for n in range(10)}
+    processes = [subprocess.Popen([sys.executable, "-c", WRITER, os.path.join(directory, name),
+                                   data.decode()]) for name, data in own.items()]
+    processes += [subprocess.Popen([sys.executable, "-c", WRITER, os.path.join(directory, "shared"),
+                                    data.decode()]) for data in shared]
+    assert [p.wait(timeout=120) for p in processes] == [0] * 20
+    for name, data in own.items():
+        assert place.read_back(emulator, name) == place.normalise(data), name
+    assert place.read_back(emulator, "shared") in [place.normalise(d) for d in shared]
+    with open(os.path.join(directory, "shared"), "rb") as fh:
+        assert fh.read() == place.read_back(emulator, "shared")
+    assert journal(mount) == []
+
+
+def test_editors_write_a_temp_file_then_rename_it_over_the_original(writable_harness, place, emulator, mount):
+    directory = at(mount, place.directory)
+    target = os.path.join(directory, place.existing)
+    content = place.good(801)
+    temp = os.path.join(directory, ".edit.tmp")
+    with open(temp, "wb") as fh:  # what editors and `write_atomic` helpers do
+        fh.write(content)
+    os.replace(temp, target)
+    assert place.read_back(emulator, place.existing) == place.normalise(content)
+    assert place.read_back(emulator, ".edit.tmp") is None
+    assert ".edit.tmp" not in os.listdir(directory)
+
+
+def test_sed_in_place_edits_the_file(writable_harness, place, emulator, mount):
+    target = at(mount, place.directory, place.existing)
+    assert write_python(target, place.good(900)) == 0
+    subprocess.run(["sed", "-i", "s/900/901/g", target], check=True, timeout=60)
+    expected = place.normalise(place.good(900).replace(b"900", b"901"))
+    assert place.read_back(emulator, place.existing) == expected
+    leftovers = [n for n in os.listdir(at(mount, place.directory)) if n.startswith("sed")]
+    assert leftovers == []

@@ -20,7 +20,8 @@ from backends.scrapinghub.emulator import DEMO_APIKEY, create_server
 from hubfs.daemon import read_state
 from hubfs.emulation import start_in_thread
 from hubfs.fuse.mount import is_mounted
-from tests.support import Mount, hubfs, requires_fuse, scrapinghub_remote, wait_until, write_config
+from tests.support import (Mount, hubfs, pending_in, requires_fuse, scrapinghub_remote, wait_until,
+                           write_config)
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -139,7 +140,7 @@ def test_failed_send_is_eio_kept_and_sent_after_remount(emulator, client, config
         subprocess.run(["fusermount3", "-uz", first.path], capture_output=True)
     with Mount(tmp_path, config):
         assert wait_until(lambda: _get(client, "prices", "kept") == {"kept": True}, timeout=15)
-    assert "nothing pending" in hubfs("status", "--config", config).stdout
+    assert pending_in(tmp_path / "cache", config) == []
 
 
 def _get(client, store, key):
@@ -314,7 +315,7 @@ def test_umount_waits_for_pending_sends_and_says_which(emulator, client, config,
         result = hubfs("umount", live.path)
         assert "sending 1 pending file(s): /zyte/101/collections/prices/late" in result.stderr
     assert _get(client, "prices", "late") == {"late": 1}
-    assert "nothing pending" in hubfs("status", "--config", config).stdout
+    assert pending_in(tmp_path / "cache", config) == []
 
 
 @pytest.mark.parametrize("shell", ["bash", "dash"])
@@ -339,3 +340,50 @@ def test_keys_of_a_restore_are_visible_at_once(mount, client, tmp_path):
                    timeout=60)
     assert os.path.exists(os.path.join(store, "restored-3"))
     assert "restored-4" in os.listdir(store)
+
+
+def _restart(handle):
+    """The same service (same state and port) after a crash: a new server process stand-in."""
+    from hubfs.emulation import EmulatorServer
+
+    old = handle.server
+    server = EmulatorServer(old.router, port=old.port, auth=old.auth, name=old.name,
+                            not_found=old.not_found)
+    server.state, server.apikey = old.state, old.apikey
+    return start_in_thread(server)
+
+
+def test_service_killed_in_the_middle_of_a_restore_loses_no_key(tmp_path):
+    first = start_in_thread(create_server(data="demo"))
+    config = write_config(tmp_path, {"zyte": scrapinghub_remote(first.url, DEMO_APIKEY)},
+                          general=dict(FAST, timeout=2))
+    backup = tmp_path / "killed.jl"
+    backup.write_text("".join(json.dumps({"_key": f"k{n:06d}", "value": {"n": n}}) + "\n"
+                              for n in range(8_000)))
+    first.server.faults.add(method="POST", path=r"^/collections/101/s/killed$", delay=0.3, times=-1)
+    with Mount(tmp_path, config) as live:
+        result = {}
+        thread = threading.Thread(target=lambda: result.update(cp=subprocess.run(
+            ["cp", str(backup), at(live, "101", "collections", "killed.jl")],
+            capture_output=True, text=True, timeout=120)))
+        thread.start()
+        assert wait_until(lambda: len([r for r in first.server.requests.entries()
+                                       if r["method"] == "POST" and "killed" in r["path"]]) >= 1,
+                          timeout=30)
+        first.stop()  # the service dies mid-restore: later batches find nobody
+        thread.join(timeout=120)
+        assert result["cp"].returncode != 0 and "Input/output error" in result["cp"].stderr
+        pending = pending_in(tmp_path / "cache", config)
+        assert len(pending) == 1 and "killed.jl" in pending[0]
+        with _restart(first) as second:  # back up: the resend loop finishes the restore
+            store = ScrapinghubClient(DEMO_APIKEY, dash_endpoint=second.url + "api/",
+                                      endpoint=second.url).get_project(101).collections.get_store("killed")
+            assert wait_until(lambda: _safe_count(store) == 8_000, timeout=90)
+            assert wait_until(lambda: pending_in(tmp_path / "cache", config) == [], timeout=30)
+
+
+def _safe_count(store):
+    try:
+        return store.count()
+    except Exception:
+        return 0

@@ -265,3 +265,112 @@ def test_rm_of_a_name_with_a_pending_send_cancels_it(tmp_path, store):
 
     trio.run(main)
     assert "a" not in store.values and ops.writer.spool.pending() == []
+
+
+class Batches(Value):
+    """A file sent in steps the service must not receive twice (lines appended one POST
+    each), recording each acknowledged step."""
+
+    write_mode = "append"
+
+    def commit(self, path, progress):
+        lines = open(path, "rb").read().splitlines(keepends=True)
+        for number, line in enumerate(lines, 1):
+            if number <= progress.state.get("sent", 0):
+                continue
+            if self.store.fail is not None and number == 3:
+                raise self.store.fail
+            self.store.sent.append((self.name, line))
+            progress.record(sent=number)
+
+
+def test_a_resend_sends_only_the_steps_not_acknowledged(tmp_path, store):
+    ops = make_ops(tmp_path, store)
+    node = Batches(store, "steps")
+
+    async def main():
+        inode = (await ops.lookup(await dir_inode(ops), b"a", None)).st_ino
+        handle = await ops.writer.open(inode, node, truncate=True)
+        ops.writer.write(handle, 0, b"1\n2\n3\n4\n")
+        store.fail = errors.Transient("r: POST /x: HTTP 503")
+        with pytest.raises(errors.Transient):
+            await ops.writer.flush(handle)
+        await ops.writer.release(handle)
+
+    trio.run(main)
+    assert [line for _, line in store.sent] == [b"1\n", b"2\n"]
+    [entry] = ops.writer.spool.pending()
+    assert entry["progress"] == {"sent": 2}
+    store.fail = None
+    later = make_ops(tmp_path, store)
+    later.resolve = lambda remote, names: node
+    later.writer._resolve = later.resolve
+    assert trio.run(later.writer.resend, {"r"}) == 0
+    assert [line for _, line in store.sent] == [b"1\n", b"2\n", b"3\n", b"4\n"]
+
+
+def test_a_close_before_any_byte_sends_nothing_and_keeps_the_spool(tmp_path, store):
+    """The shell's `echo x > file`: open O_TRUNC, dup, close (flush with nothing written),
+    write, close again."""
+    ops = make_ops(tmp_path, store)
+
+    async def main():
+        number = (await ops.lookup(await dir_inode(ops), b"a", None)).st_ino
+        info = await ops.open(number, os.O_WRONLY | os.O_TRUNC, None)
+        await ops.flush(info.fh)  # the first descriptor closed before the write
+        assert store.sent == []
+        await ops.write(info.fh, 0, b'{"v":2}\n')
+        await ops.flush(info.fh)
+        await ops.release(info.fh)
+
+    trio.run(main)
+    assert store.sent == [("a", b'{"v":2}\n')] and store.values["a"] == b'{"v":2}\n'
+    assert os.listdir(ops.writer.spool.dir) == []
+
+
+def test_appends_through_several_closes_are_each_sent_once(tmp_path, store):
+    ops = make_ops(tmp_path, store)
+    store.values["x.log"] = b""
+
+    async def main():
+        number = (await ops.lookup(await dir_inode(ops), b"x.log", None)).st_ino
+        info = await ops.open(number, os.O_WRONLY | os.O_APPEND, None)
+        await ops.write(info.fh, 0, b"one\n")
+        await ops.flush(info.fh)
+        await ops.write(info.fh, 4, b"two\n")
+        await ops.flush(info.fh)
+        await ops.release(info.fh)
+
+    trio.run(main)
+    assert store.sent == [("x.log", b"one\n"), ("x.log", b"two\n")]
+    assert store.values["x.log"] == b"one\ntwo\n"
+
+
+def test_a_send_that_hits_a_bug_is_set_aside_not_retried(tmp_path, store):
+    ops = make_ops(tmp_path, store)
+    store.fail = RecursionError("maximum recursion depth exceeded")
+    assert trio.run(write_file, ops, "b", b'{"x":1}') == errno.EIO
+    assert ops.writer.spool.pending() == []
+    [broken] = ops.writer.spool.broken()
+    assert "RecursionError" in broken["reason"] and open(broken["data"], "rb").read() == b'{"x":1}'
+
+
+def test_rename_uses_a_server_side_copy_when_the_backend_has_one(tmp_path, store):
+    copies = []
+
+    class Copying(Value):
+        def copy_from(self, source):
+            copies.append((source.name, self.name))
+            self.store.values[self.name] = self.store.values[source.name]
+            return True
+
+    ops = make_ops(tmp_path, store)
+    ops.inodes.get(pyfuse3.ROOT_INODE).node.dir.create = lambda name: Copying(store, name)
+
+    async def main():
+        parent = await dir_inode(ops)
+        await ops.rename(parent, b"a", parent, b"moved", 0, None)
+
+    trio.run(main)
+    assert copies == [("a", "moved")] and store.values["moved"] == b'{"v":1}\n'
+    assert "a" not in store.values and store.sent == []

@@ -54,6 +54,18 @@ def read_value(handle, key):
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+def read_slot(handle, name):
+    """The requests queued in frontier `products` slot *name* (a `.jl` file name), as
+    the official client reads them, one compact JSON line each, in queue order."""
+    frontier = official(handle).get_project(102).frontiers.get("products")
+    lines = []
+    for batch in frontier.get(name[:-len(".jl")]).q.iter():
+        for fp, qdata in batch["requests"]:
+            request = {"fp": fp} if qdata is None else {"fp": fp, "qdata": qdata}
+            lines.append(json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+    return b"".join(lines)
+
+
 def normalise(data):
     return json.dumps(json.loads(data), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
@@ -79,5 +91,15 @@ HARNESS = Harness(
         read_back=read_value,
         send_path=r"^/collections/101/s/prices",
         normalise=normalise,
+    ),
+    appendable=Writable(
+        directory="102/frontier/products",
+        existing="example.com.jl",
+        good=lambda n: json.dumps({"fp": f"/contract/{n}", "qdata": {"n": n}}).encode() + b"\n",
+        bad=[b"not json\n", b'{"no": "fp"}\n', b"[1]\n", b"\xff\n"],
+        read_back=read_slot,
+        send_path=r"^/hcf/102/products/s/example\.com$",
+        normalise=normalise,
+        ordered=False,  # a slot's queue is a set of batches, not one ordered list
     ),
 )

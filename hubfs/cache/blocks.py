@@ -1,0 +1,82 @@
+"""The daemon's one memory budget for file bytes read from services, and the blocks in it.
+
+Sized files (objects, values) are read in blocks; blocks fetched ahead of a sequential
+reader, and blocks kept for a reader that comes back, live here, and so does every block
+still being fetched (reserved before its request is sent). One budget for the whole
+daemon, `memory_budget` in the config, bounds all of it (DESIGN.md "Bounded resources"):
+when it is spent, read-ahead shrinks to what a reader needs now, and kept blocks are
+dropped least recently used first. Blocks are keyed by `(file key, version, index)`, so
+a new version of an object can never be served from an old one's blocks.
+
+Thread-safe; no I/O.
+"""
+
+import collections
+import threading
+
+DEFAULT_BUDGET = 128 * 1024 * 1024
+
+
+class BlockCache:
+    def __init__(self, budget=DEFAULT_BUDGET):
+        self.budget = budget
+        self._lock = threading.Lock()
+        self._blocks = collections.OrderedDict()  # key -> bytes, least recently used first
+        self._cached = 0
+        self._reserved = 0
+
+    @property
+    def used(self):
+        with self._lock:
+            return self._cached + self._reserved
+
+    def get(self, key):
+        with self._lock:
+            data = self._blocks.get(key)
+            if data is not None:
+                self._blocks.move_to_end(key)
+            return data
+
+    def reserve(self, size, need=False):
+        """Account for a block about to be fetched. Returns False when the budget has no
+        room even after dropping kept blocks, unless *need* (a reader waits for it now:
+        then it is admitted, and the overshoot is bounded by the readers in flight)."""
+        with self._lock:
+            self._evict(size)
+            if self._cached + self._reserved + size > self.budget and not need:
+                return False
+            self._reserved += size
+            return True
+
+    def unreserve(self, size):
+        with self._lock:
+            self._reserved = max(0, self._reserved - size)
+
+    def put(self, key, data, reserved):
+        """Store a fetched block (its *reserved* size is released in exchange)."""
+        with self._lock:
+            self._reserved = max(0, self._reserved - reserved)
+            old = self._blocks.pop(key, None)
+            if old is not None:
+                self._cached -= len(old)
+            self._blocks[key] = data
+            self._cached += len(data)
+            self._evict(0)
+
+    def _evict(self, room):
+        while self._blocks and self._cached + self._reserved + room > self.budget:
+            _, data = self._blocks.popitem(last=False)
+            self._cached -= len(data)
+
+    def discard(self, key):
+        """Forget one block (a sequential reader is past it: the kernel has its pages)."""
+        with self._lock:
+            data = self._blocks.pop(key, None)
+            if data is not None:
+                self._cached -= len(data)
+
+    def drop_file(self, file_key):
+        """Forget every block of *file_key* (any version)."""
+        with self._lock:
+            for key in [k for k in self._blocks if k[0] == file_key]:
+                self._cached -= len(self._blocks.pop(key))

@@ -1,0 +1,148 @@
+"""Reading sized files like rclone's VFS reads objects: blocks, read-ahead, one version.
+
+Each open of a SIZED file gets a `SizedReader`. The file is cut into blocks of
+`BLOCK_SIZE`; a reader that keeps reading where it left off (give or take what the
+kernel's own read-ahead reorders) is sequential, and its read-ahead window doubles with
+each block it consumes, up to `MAX_WINDOW` blocks, fetched `IN_FLIGHT` at a time in the
+background while the reader is served from blocks already here. A random read fetches
+exactly the bytes it asks for and nothing else. Every fetched block is checked: fewer
+bytes than asked, before the end of the file, is an error (EIO), never a short read. The
+version seen at open (an ETag) goes with every fetch, so one open never mixes two
+versions of an object. All blocks, fetched or being fetched, live in the daemon's one
+`BlockCache` budget; when it is spent, read-ahead waits rather than grow the daemon.
+
+This module knows trio and the node model, not FUSE: the FUSE layer calls `read()`.
+"""
+
+import logging
+
+import trio
+
+from hubfs import errors
+
+log = logging.getLogger(__name__)
+
+BLOCK_SIZE = 1024 * 1024
+MAX_WINDOW = 16  # blocks ahead of a sequential reader, at most
+IN_FLIGHT = 4  # block fetches at once per open file
+
+
+class SizedReader:
+    def __init__(self, node, key, blocks, limiter, spawn=None, where=""):
+        """*key* names the file in the block cache; *spawn(fn)* starts a background
+        task (a mount-wide nursery), or None to fetch only within each read."""
+        self.node = node
+        self.size = node.size
+        self.version = node.version
+        self.key = key
+        self.blocks = blocks
+        self.limiter = limiter
+        self.spawn = spawn
+        self.where = where
+        self.window = 1
+        self.next_offset = 0  # where a sequential reader reads next
+        self.sequential = True
+        self._fetching = {}  # block index -> trio.Event set when it is in the cache (or failed)
+        self._failed = {}  # block index -> the error of its fetch
+        self._slots = trio.Semaphore(IN_FLIGHT)
+        self.closed = False
+
+    def _block_key(self, index):
+        return (self.key, self.version, index)
+
+    def _block_range(self, index):
+        start = index * BLOCK_SIZE
+        return start, min(BLOCK_SIZE, self.size - start)
+
+    async def read(self, offset, length):
+        length = max(0, min(length, self.size - offset))
+        if length == 0:
+            return b""
+        near = self.next_offset - 2 * BLOCK_SIZE <= offset <= self.next_offset + 2 * BLOCK_SIZE
+        self.sequential = near
+        self.next_offset = max(self.next_offset, offset + length) if near else offset + length
+        if not near:
+            self.window = 1
+            return await self._fetch_range(offset, length)
+        first, last = offset // BLOCK_SIZE, (offset + length - 1) // BLOCK_SIZE
+        self._read_ahead(last)
+        parts = []
+        for index in range(first, last + 1):
+            data = await self._block(index)
+            start = index * BLOCK_SIZE
+            parts.append(data[max(0, offset - start):offset + length - start])
+        if last > first or (offset + length) % BLOCK_SIZE == 0:
+            self.window = min(MAX_WINDOW, self.window * 2)
+            # A sequential reader is done with the blocks behind it (the kernel's page
+            # cache has their pages): they give their room back to read-ahead.
+            for behind in range(max(0, first - 2), last if (offset + length) % BLOCK_SIZE else last + 1):
+                self.blocks.discard(self._block_key(behind))
+        return b"".join(parts)
+
+    def _read_ahead(self, last):
+        """Start fetching the window of blocks after *last* that are not here yet."""
+        if self.spawn is None:
+            return
+        final = (self.size - 1) // BLOCK_SIZE
+        for index in range(last + 1, min(final, last + self.window) + 1):
+            if index in self._fetching or self.blocks.get(self._block_key(index)) is not None:
+                continue
+            _, size = self._block_range(index)
+            if not self.blocks.reserve(size):
+                break  # the budget is spent: read-ahead waits for room
+            self._fetching[index] = trio.Event()
+            self.spawn(self._fetch_block, index, size)
+
+    async def _block(self, index):
+        """The bytes of block *index*: cached, on its way (wait for it), or fetched now."""
+        while True:
+            data = self.blocks.get(self._block_key(index))
+            if data is not None:
+                return data
+            failed = self._failed.pop(index, None)
+            if failed is not None:
+                raise failed
+            event = self._fetching.get(index)
+            if event is None:
+                break
+            # Another fetch of it is under way; if its block is evicted before we look (a
+            # tight budget), the loop fetches it once more, and that fetch is ours.
+            await event.wait()
+        _, size = self._block_range(index)
+        self.blocks.reserve(size, need=True)
+        self._fetching[index] = trio.Event()
+        data = await self._fetch_block(index, size)
+        if data is None:
+            raise self._failed.pop(index)
+        return data
+
+    async def _fetch_block(self, index, size):
+        """Fetch block *index* into the cache and return it (None when it failed: the
+        error waits in `_failed` for the reader that needs the block)."""
+        start, _ = self._block_range(index)
+        event = self._fetching[index]
+        try:
+            async with self._slots:
+                data = await self._fetch_range(start, size)
+            self.blocks.put(self._block_key(index), data, size)
+            return data
+        except BaseException as exc:
+            self.blocks.unreserve(size)
+            if isinstance(exc, Exception):
+                self._failed[index] = exc
+            else:
+                raise
+        finally:
+            self._fetching.pop(index, None)
+            event.set()
+
+    async def _fetch_range(self, offset, length):
+        data = await trio.to_thread.run_sync(self.node.read, offset, length, self.version,
+                                             limiter=self.limiter)
+        if len(data) != length:
+            raise errors.Transient(f"{self.where}: the service sent {len(data)} of {length} "
+                                   f"bytes at offset {offset} (a short read is never passed on)")
+        return data
+
+    def close(self):
+        self.closed = True
