@@ -5,7 +5,8 @@ small: one request per file is most of a walk's time. The storage API serves a s
 records across its jobs in key order (`GET items/P/S?start=P/S/J/0&meta=_key`), so once a
 walk shows itself (two jobs of one spider rendered within `WALK_WINDOW` seconds), the
 render of one job's stream reads one page of `BATCH` records from the start of its block
-of `BLOCK` job numbers and keeps what it saw of the neighbours for their own renders. Records are cut into jobs by their `_key` (which the service appends last) and
+of `BLOCK` job numbers and keeps what it saw of the neighbours for their own renders;
+only while the jobs read alone are small (a page would not reach past a big one). Records are cut into jobs by their `_key` (which the service appends last) and
 kept as the service's bytes without it, so a file made from a batch is byte-identical to
 one read alone. Only jobs the listing showed as finished are kept (a running job's
 records would be a short snapshot), only jobs seen whole (a later job's record follows,
@@ -22,6 +23,7 @@ import cachetools
 from .client import Unsplittable
 
 WALK_WINDOW = 2.0       # seconds between two jobs' renders of one stream that make a walk
+SMALL = 100             # records of the previous job below which a batch is worth reading
 BATCH = 1000            # records per batch: the page size the service is known to honour
 BLOCK = 25              # a batch starts at a multiple of this job number
 KEEP_BYTES = 64 * 1024 * 1024
@@ -36,6 +38,7 @@ class JobBatches:
         self._kept = cachetools.LRUCache(KEEP_BYTES, getsizeof=lambda value: len(value[0]) + 64)
         self._finished = cachetools.LRUCache(KNOWN_FINISHED)
         self._streams = cachetools.LRUCache(STREAMS)  # (kind, P, S) -> (last job, time)
+        self._sizes = cachetools.LRUCache(STREAMS)  # (kind, P, S) -> records of the last job
         self._fetched = cachetools.LRUCache(FETCHED)  # (kind, P, S, block) -> True
         self._inflight = {}  # (kind, P, S, block) -> threading.Event
         self._unsplittable = set()
@@ -45,6 +48,12 @@ class JobBatches:
         """The listing showed job P/S/J finished (or deleted): its records are final."""
         with self._lock:
             self._finished[(project, spider_id, job)] = True
+
+    def rendered(self, kind, project, spider_id, count):
+        """A job of the stream was read alone and had *count* records: batches are for
+        streams of small jobs (a page of 1,000 records would not reach past a big one)."""
+        with self._lock:
+            self._sizes[(kind, project, spider_id)] = count
 
     def records(self, kind, project, spider_id, job):
         """`(bytes, count)` of job P/S/J's *kind* stream from a batch, or None when this
@@ -62,7 +71,8 @@ class JobBatches:
             if hit is not None:
                 return hit
             last = self._streams.get(stream)
-            walking = last is not None and last[0] != job and now - last[1] < WALK_WINDOW
+            walking = (last is not None and last[0] != job and now - last[1] < WALK_WINDOW
+                       and self._sizes.get(stream, 0) < SMALL)
             self._streams[stream] = (job, now)
             if not walking or kind in self._unsplittable or block in self._fetched:
                 return None

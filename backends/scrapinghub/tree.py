@@ -337,6 +337,8 @@ class RecordFile(File):
                 yield chunk, cursor
         except render.RenderError as exc:
             raise ServiceError(f"{job.site.name}: {job.key}/{self.name}: {exc}") from None
+        if self.immutable and after is None and self.source in BATCHED_STREAMS:
+            job.site.batches.rendered(*where[:3], cursor)
         if cursor == start:
             # Nothing (new): still hand back a cursor, so the next snapshot can extend.
             yield b"", cursor

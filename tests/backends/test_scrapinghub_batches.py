@@ -16,9 +16,9 @@ def render(node):
     return b"".join(chunk for chunk, _ in node.render())
 
 
-def jobs_of(remote, spider="prices"):
+def jobs_of(remote, spider="prices", project="102"):
     return {job.name: job for job in
-            remote.root().child("102").child("spiders").child(spider).children()}
+            remote.root().child(project).child("spiders").child(spider).children()}
 
 
 def data_requests(emu, kind="items"):
@@ -65,12 +65,19 @@ def test_samples_and_single_reads_are_not_batched(remote, emu, official):
     emu.server.requests.clear()
     render(jobs["10"].child("items.jl"))  # one file alone: just its own page
     assert [e["path"] for e in data_requests(emu)] == ["/items/102/3/10"]
+    # Nor jobs in a row when they are big: a page of 1,000 records would not reach past.
+    books = jobs_of(remote, "books", "101")
+    emu.server.requests.clear()
+    for number in ("3", "2"):  # 2,000 and 1,000 items
+        render(books[number].child("items.jl"))
+    assert not [e for e in data_requests(emu) if e["path"] == "/items/101/1"]
 
 
 def test_jobs_not_listed_as_finished_are_never_taken_from_a_batch(remote, emu, monkeypatch):
     """Job 102/1/5 was running when listed: a batch that saw its records must not keep
     them (a snapshot of a running job would be a short file once it finishes)."""
     monkeypatch.setattr(job_batches, "BLOCK", 4)
+    monkeypatch.setattr(job_batches, "SMALL", 10_000)  # job 3's 1,200 items count as small
     jobs = jobs_of(remote, "products")
     assert jobs["5"].state == "running"
     emu.server.requests.clear()
