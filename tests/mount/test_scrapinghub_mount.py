@@ -163,7 +163,8 @@ def test_finished_job_is_served_from_disk_cache_by_a_later_mount(emulator, confi
     with Mount(tmp_path, config) as second:  # same --cache-dir
         with open(path(second, "101", "spiders", "books", "4", "items.jl"), "rb") as fh:
             assert fh.read() == expected
-    assert not [r for r in emulator_requests(emulator.url) if r["path"].startswith("/items/")]
+    # (Other mounts of this module may still be rendering ahead of an earlier walk.)
+    assert not [r for r in emulator_requests(emulator.url) if r["path"].startswith("/items/101/1")]
 
 
 def test_running_job_reads_consistent_snapshots(mount, emulator):
