@@ -52,6 +52,8 @@ RENDER_SLOTS = 4
 # Renders at once ahead of a walk (hubfs.render.walk_prefetch), besides RENDER_SLOTS;
 # measured on `du` of 1,506 small jobs: 4 slots 15-18 s, 8 slots 13.5 s.
 PREFETCH_SLOTS = 8
+# Snapshots of mutable files rendered ahead of a walk, kept until adopted (or evicted).
+AHEAD_KEPT = 512
 # Seconds a thread holding the interpreter lock runs before another may take it.
 SWITCH_INTERVAL = 0.0005
 
@@ -80,11 +82,6 @@ class StreamHandle(FileHandle):
         super().close()
 
 
-def _drain(node):
-    for _chunk in node.render():
-        pass
-
-
 def streams(node):
     """True for files rendered into the disk cache while being read."""
     return node.kind is Kind.RENDERED and node.immutable and bool(node.cache_key())
@@ -107,6 +104,7 @@ class ContentManager:
         self._contents = {}  # inode number -> Content
         self._locks = {}  # inode number -> trio.Lock
         self._renders = {}  # cache key -> RenderProgress of a render under way
+        self._ahead = {}  # id(node) -> (node, Content): snapshots rendered ahead of a walk
 
     def _render(self, node, slots=None):
         """The render of *node*'s cache entry under way, started if none is."""
@@ -147,17 +145,41 @@ class ContentManager:
 
     async def prefetch(self, node):
         """Render *node* ahead of a walk (`hubfs.render.walk_prefetch`): a streamed file
-        into the disk cache, a small mutable one once and dropped (warming the backend's
-        own caches); failures are left for the walker's own request to report."""
+        into the disk cache, a mutable one into a snapshot that the walker's inode adopts
+        while it is fresh (`_adopt`); failures are left for the walker's own request."""
         try:
             if streams(node):
                 if self.cache.lookup(node.cache_key()) is None:
                     await self._render(node, self.prefetch_slots).finished()
             elif node.kind is Kind.RENDERED:
                 async with self.prefetch_slots:
-                    await trio.to_thread.run_sync(_drain, node, limiter=self.limiter)
+                    content = await trio.to_thread.run_sync(self._render_snapshot, node,
+                                                            limiter=self.limiter)
+                self._keep_ahead(node, content)
         except Exception:
             pass
+
+    def _keep_ahead(self, node, content):
+        # Keyed by id(): the tuple holds the node, so the id cannot be reused meanwhile.
+        old = self._ahead.pop(id(node), None)
+        if old is not None:
+            self._unlink(old[1])
+        self._ahead[id(node)] = (node, content)
+        while len(self._ahead) > AHEAD_KEPT:
+            _node, stale = self._ahead.pop(next(iter(self._ahead)))
+            self._unlink(stale)
+
+    def _adopt(self, number, node):
+        """A fresh snapshot rendered ahead of a walk for *node* becomes inode *number*'s."""
+        ahead = self._ahead.pop(id(node), None)
+        if ahead is None:
+            return None
+        if ahead[0] is not node or not self._fresh(ahead[1]):
+            self._unlink(ahead[1])
+            return None
+        self.drop(number)
+        self._contents[number] = ahead[1]
+        return ahead[1]
 
     def partial_size(self, node, pid):
         """The bytes rendered so far, when the node allows answering its readers' `fstat`
@@ -176,6 +198,10 @@ class ContentManager:
         content = self._contents.get(number)
         if content is not None and (node.immutable or self._fresh(content)):
             return content.size
+        if self._ahead and node.kind is Kind.RENDERED and not node.immutable:
+            content = self._adopt(number, node)
+            if content is not None:
+                return content.size
         if node.immutable and node.kind is Kind.RENDERED and node.cache_key():
             hit = self.cache.lookup(node.cache_key())
             if hit is not None:
@@ -195,6 +221,10 @@ class ContentManager:
             content = self._contents.get(number)
             if content is not None and (node.immutable or self._fresh(content)):
                 return content
+            if self._ahead and node.kind is Kind.RENDERED and not node.immutable:
+                adopted = self._adopt(number, node)
+                if adopted is not None:
+                    return adopted
             if streams(node):
                 content = await self._streamed(node)
             elif node.kind is Kind.GROWING and node.appendable and content is not None:
@@ -253,7 +283,12 @@ class ContentManager:
     def drop(self, number):
         """Forget the inode's content (its node changed or the kernel forgot it)."""
         content = self._contents.pop(number, None)
-        if content is not None and content.private:
+        if content is not None:
+            self._unlink(content)
+
+    @staticmethod
+    def _unlink(content):
+        if content.private:
             try:
                 os.unlink(content.path)  # open handles keep their descriptor
             except FileNotFoundError:
