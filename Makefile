@@ -30,6 +30,12 @@ bench: setup
 	$(BIN)/python bench/scrapinghub_collections.py
 	$(BIN)/python bench/scrapinghub_codecs.py
 	$(BIN)/python bench/scrapinghub_walks.py
+	$(BIN)/python bench/s3_anchors.py
+	$(BIN)/python bench/ds3_bulk.py
+	$(BIN)/python bench/aliyun_log_hour.py
+	$(BIN)/python bench/aliyun_log_append.py
+	$(BIN)/python bench/dask_items.py
+	$(BIN)/python bench/flowthings_drops.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

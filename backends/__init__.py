@@ -9,6 +9,10 @@ import importlib
 # type name -> module that defines `Remote` (the backend's entry point) and `OPTIONS`.
 BACKENDS = {
     "scrapinghub": "backends.scrapinghub",
+    "ds3": "backends.ds3", "s3": "backends.ds3.s3",
+    "aliyun-log": "backends.aliyun_log",
+    "flowthings": "backends.flowthings",
+    "dataflowkit": "backends.dataflowkit",
 }
 
 

@@ -30,12 +30,14 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_emulator(data="demo"):
-    """Start `hubfs emulate scrapinghub` on CPU 0; returns `(process, url)` once healthy."""
+def start_emulator(data="demo", type_name="scrapinghub", pin=True):
+    """Start `hubfs emulate TYPE` (on CPU 0 with *pin*); returns `(process, url)` once
+    healthy."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    process = subprocess.Popen(pinned(0, [sys.executable, "-m", "hubfs", "emulate", "scrapinghub",
-                                          "--data", data, "--port", str(port)]),
+    command = [sys.executable, "-m", "hubfs", "emulate", type_name, "--data", data,
+               "--port", str(port)]
+    process = subprocess.Popen(pinned(0, command) if pin else command,
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:

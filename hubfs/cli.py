@@ -56,6 +56,8 @@ def build_parser():
     mount.add_argument("--read-only", action="store_true", help="refuse every write at open (EROFS)")
     mount.add_argument("--cache-dir", help="disk cache directory (default from config, ~/.cache/hubfs)")
     mount.add_argument("--remote", help="mount just this remote at the mountpoint")
+    mount.add_argument("--allow-other", action="store_true",
+                       help="let every local user into the mount (default: only you)")
     mount.add_argument("--log-file", help="daemon log file (default <cache-dir>/logs/<mount>.log)")
     mount.add_argument("--deadline", type=float, default=None,
                        help="seconds a call may wait on a service, retries included "
@@ -72,6 +74,7 @@ def build_parser():
     status = add("status", cmd_status, "show live mounts and files not yet sent")
     status.add_argument("--config", default=None,
                         help="also show what is pending in this config's cache directory")
+    status.add_argument("--json", action="store_true", help="print one JSON document")
 
     for name, func, text in (("ls", cmd_ls, "list REMOTE:PATH without mounting"),
                              ("cat", cmd_cat, "print the file REMOTE:PATH without mounting")):
@@ -79,6 +82,12 @@ def build_parser():
         config_option(command)
         command.add_argument("target", metavar="REMOTE:PATH")
         command.add_argument("-v", "--debug", action="store_true")
+
+    cp = add("cp", cmd_cp, "copy the file REMOTE:PATH to DEST without mounting")
+    config_option(cp)
+    cp.add_argument("target", metavar="REMOTE:PATH")
+    cp.add_argument("dest", metavar="DEST", help="a file name, or a directory to copy into")
+    cp.add_argument("-v", "--debug", action="store_true")
 
     emulate = add("emulate", cmd_emulate, "run a local emulator of a service in the foreground")
     emulate.add_argument("type", help="backend type, e.g. scrapinghub")
@@ -124,7 +133,7 @@ def cmd_mount(args):
                                  f"(have: {', '.join(config.remotes)})")
     return daemon.mount(config, args.mountpoint, foreground=args.foreground,
                         read_only=args.read_only, only=args.remote,
-                        log_file=args.log_file, debug=args.debug)
+                        log_file=args.log_file, debug=args.debug, allow_other=args.allow_other)
 
 
 def cmd_umount(args):
@@ -134,33 +143,81 @@ def cmd_umount(args):
 
 
 def cmd_status(args):
-    from hubfs import daemon
+    import json
+
+    from hubfs import daemon, stats
     from hubfs.cache.spool import entry_path
 
-    cache_dirs = {}
     mounts = daemon.live_mounts()
-    for state in mounts:
-        print(f"mounted {state['mountpoint']}: remotes {', '.join(state['remotes'])}, "
-              f"daemon pid {state['pid']}, log {state.get('log')}")
-        cache_dirs.setdefault(state.get("cache_dir"), None)
-    if not mounts:
-        print("no hubfs mounts")
+    cache_dirs = dict.fromkeys(state.get("cache_dir") for state in mounts)
     if args.config:
         cache_dirs.setdefault(load_config(args.config).cache_dir, None)
-    pending = 0
-    for cache_dir in filter(None, cache_dirs):
-        for entry in daemon.pending_entries(cache_dir):
-            pending += 1
-            reason = f": {entry['last_error']}" if entry.get("last_error") else ""
-            print(f"pending {entry_path(entry)} ({entry['size']} bytes, "
-                  f"{entry['attempts']} failed attempt(s){reason}) in {cache_dir}")
-    if pending == 0:
-        print("nothing pending: every written file was sent")
-    for cache_dir in filter(None, cache_dirs):
-        for entry in daemon.broken_entries(cache_dir):
-            print(f"set aside {entry['where']}: {entry['reason']} (data kept in "
-                  f"{entry['data'] or 'nowhere: it was missing'}) in {cache_dir}")
+    document = {
+        "mounts": [dict(state, live=stats.read(state.get("stats"))) for state in mounts],
+        "pending": [dict(entry, cache_dir=cache_dir, where=entry_path(entry))
+                    for cache_dir in filter(None, cache_dirs)
+                    for entry in daemon.pending_entries(cache_dir)],
+        "set_aside": [dict(entry, cache_dir=cache_dir) for cache_dir in filter(None, cache_dirs)
+                      for entry in daemon.broken_entries(cache_dir)],
+    }
+    try:
+        if args.json:
+            print(json.dumps(document, indent=2, sort_keys=True))
+        else:
+            print_status(document)
+    except BrokenPipeError:  # `hubfs status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def print_status(document):
+    for state in document["mounts"]:
+        print(f"mounted {state['mountpoint']}: remotes {', '.join(state['remotes'])}, "
+              f"daemon pid {state['pid']}, log {state.get('log')}")
+        print_live(state.get("live"))
+    if not document["mounts"]:
+        print("no hubfs mounts")
+    for entry in document["pending"]:
+        reason = f": {entry['last_error']}" if entry.get("last_error") else ""
+        print(f"pending {entry['where']} ({entry['size']} bytes, "
+              f"{entry['attempts']} failed attempt(s){reason}) in {entry['cache_dir']}")
+    if not document["pending"]:
+        print("nothing pending: every written file was sent")
+    for entry in document["set_aside"]:
+        print(f"set aside {entry['where']}: {entry['reason']} (data kept in "
+              f"{entry['data'] or 'nowhere: it was missing'}) in {entry['cache_dir']}")
+
+
+def print_live(live):
+    """The live figures of one mount (see `hubfs.stats`), indented under it."""
+    if not live:
+        print("  (no live figures yet)")
+        return
+    for name, figures in sorted(live.get("remotes", {}).items()):
+        errors_by_class = ", ".join(f"{cls} {n}" for cls, n in
+                                    sorted(figures.get("errors_by_class", {}).items()))
+        print(f"  {name}: {figures.get('requests', 0)} requests, {figures.get('retries', 0)} "
+              f"retries, {figures.get('errors', 0)} errors"
+              + (f" ({errors_by_class})" if errors_by_class else "")
+              + f"; fetched {human_bytes(figures.get('bytes_fetched', 0))}, sent "
+              f"{human_bytes(figures.get('bytes_sent', 0))}; cache {figures.get('cache_hits', 0)} "
+              f"hits, {figures.get('cache_misses', 0)} misses")
+    print(f"  uploads pending: {live.get('uploads_pending', 0)}")
+    for activity in live.get("activities", []):
+        done = activity["records_done"]
+        expected = activity.get("records_expected")
+        records = (f"{done:,} of {expected:,} records" if expected else
+                   f"{done:,} records" if done else "")
+        print(f"  {activity['kind']} {activity['path']}: "
+              + ", ".join(filter(None, [records, human_bytes(activity["bytes_done"]),
+                                        f"{activity['seconds']:.0f}s"])))
+
+
+def human_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
 
 
 # -- ls / cat --------------------------------------------------------------------------
@@ -200,31 +257,101 @@ def cmd_ls(args):
 
 
 def cmd_cat(args):
-    from hubfs.tree import Kind
-
     remote, node = resolve(args)
     out = sys.stdout.buffer
     try:
         if node.is_dir:
             raise errors.InvalidContent(f"{args.target}: is a directory")
-        if node.kind is Kind.SIZED:
-            offset = 0
-            while offset < node.size:
-                data = node.read(offset, min(4 << 20, node.size - offset), node.version)
-                if not data:  # the service has fewer bytes than it said: never loop
-                    raise errors.Transient(f"{args.target}: short read at byte {offset} of "
-                                           f"{node.size}")
-                out.write(data)
-                offset += len(data)
-        else:
-            for chunk, _cursor in node.render():
-                out.write(chunk)
+        # A bar on the terminal while the output goes to a file; never mixed into output
+        # shown on that terminal, never in a pipeline's or a script's stderr.
+        with progress_bar(args.target, sys.stderr.isatty() and not sys.stdout.isatty()) as bar:
+            copy_node(node, args.target, out, bar, cached_copy(args.config, node))
         out.flush()
     except BrokenPipeError:
         pass
     finally:
         remote.close()
     return 0
+
+
+def cmd_cp(args):
+    """Copy a file out of a remote: written to DEST.part, renamed once complete, so a
+    failure never leaves a short DEST behind."""
+    remote, node = resolve(args)
+    try:
+        if node.is_dir:
+            raise errors.InvalidContent(f"{args.target}: is a directory (hubfs cp copies files)")
+        dest = args.dest
+        if os.path.isdir(dest):
+            dest = os.path.join(dest, node.name)
+        partial = dest + ".part"
+        try:
+            with open(partial, "wb") as out, progress_bar(args.target, sys.stderr.isatty()) as bar:
+                copy_node(node, args.target, out, bar, cached_copy(args.config, node))
+            os.replace(partial, dest)
+        except BaseException:
+            try:
+                os.unlink(partial)
+            except FileNotFoundError:
+                pass
+            raise
+    finally:
+        remote.close()
+    return 0
+
+
+def progress_bar(what, shown):
+    """A byte-counting tqdm bar on stderr (a no-op object when not *shown*)."""
+    from tqdm import tqdm
+
+    return tqdm(desc=what.rpartition("/")[2] or what, unit="B", unit_scale=True,
+                unit_divisor=1024, disable=not shown, file=sys.stderr, leave=False)
+
+
+def cached_copy(config_path, node):
+    """The path of *node*'s bytes in the disk cache, when a mount or an fsspec user of the
+    same cache directory rendered them already (a finished job's file), else None."""
+    from hubfs.cache.content import ContentCache
+    from hubfs.tree import Kind
+
+    key = node.cache_key() if node.immutable and node.kind is Kind.RENDERED else None
+    if not key:
+        return None
+    config = load_config(config_path)
+    cache = ContentCache(config.cache_dir, config.cache_max_bytes)
+    try:
+        hit = cache.lookup(key)
+    finally:
+        cache.close()
+    return hit[0] if hit else None
+
+
+def copy_node(node, where, out, bar, cached=None):
+    """Write the bytes of file *node* (or of the *cached* copy of them) to *out*,
+    updating *bar*; a read that comes back short before the size the service gave is an
+    error, never a short copy."""
+    from hubfs.cache.rendering import read_exact
+    from hubfs.tree import Kind
+
+    if cached is not None:
+        with open(cached, "rb") as src:
+            bar.reset(total=os.fstat(src.fileno()).st_size)
+            for block in iter(lambda: src.read(1 << 20), b""):
+                out.write(block)
+                bar.update(len(block))
+        return
+    if node.kind is Kind.SIZED:
+        bar.reset(total=node.size)
+        offset, version = 0, node.version  # one copy, one version of the object
+        while offset < node.size:
+            data = read_exact(node, offset, min(4 << 20, node.size - offset), version)
+            out.write(data)
+            offset += len(data)
+            bar.update(len(data))
+        return
+    for chunk, _cursor in node.render():
+        out.write(chunk)
+        bar.update(len(chunk))
 
 
 # -- emulate / demo --------------------------------------------------------------------

@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 
-from hubfs import errors
+from hubfs import errors, stats
 from hubfs.runtime import (all_states, canonical_mountpoint, daemon_pid, process_state, read_state,
                            runtime_dir, state_path, write_state)
 
@@ -55,8 +55,11 @@ def check_mountpoint(mountpoint):
         raise errors.ConfigError(f"mountpoint {mountpoint}: not a directory")
 
 
-def mount(config, mountpoint, foreground=False, read_only=False, only=None, log_file=None, debug=False):
-    """Mount and return an exit status; raises `HubfsError` on a failure before forking."""
+def mount(config, mountpoint, foreground=False, read_only=False, only=None, log_file=None,
+          debug=False, allow_other=False):
+    """Mount and return an exit status; raises `HubfsError` on a failure before forking.
+    *allow_other* lets every local user into the mount (off by default)."""
+    from hubfs import sdnotify
     from hubfs.cli import setup_logging
 
     runtime_dir()  # refuse an unsafe runtime directory before anything is started
@@ -64,8 +67,9 @@ def mount(config, mountpoint, foreground=False, read_only=False, only=None, log_
     mountpoint = canonical_mountpoint(mountpoint)
     if foreground:
         setup_logging(debug, filename=log_file)
-        run(config, mountpoint, read_only, only, log_file,
-            on_ready=lambda: log.info("mounted %s", mountpoint))
+        # Under systemd (Type=notify) the unit becomes active only now: the mount is live.
+        run(config, mountpoint, read_only, only, log_file, allow_other=allow_other,
+            on_ready=lambda: (log.info("mounted %s", mountpoint), sdnotify.notify("READY=1")))
         return 0
     log_file = os.path.abspath(log_file or default_log_file(config, mountpoint))
     read_end, write_end = os.pipe()
@@ -76,7 +80,7 @@ def mount(config, mountpoint, foreground=False, read_only=False, only=None, log_
         setup_logging(debug, filename=log_file)
         status = 0
         try:
-            run(config, mountpoint, read_only, only, log_file,
+            run(config, mountpoint, read_only, only, log_file, allow_other=allow_other,
                 on_ready=lambda: _report(write_end, "ready"))
         except errors.HubfsError as exc:
             log.error("mount %s failed: %s", mountpoint, exc)
@@ -117,7 +121,7 @@ def _report(fd, message):
         pass
 
 
-def run(config, mountpoint, read_only, only, log_file, on_ready):
+def run(config, mountpoint, read_only, only, log_file, on_ready, allow_other=False):
     """Open remotes, check credentials, mount and serve (blocks until unmounted)."""
     from hubfs.cache.content import ContentCache
     from hubfs.cache.spool import Spool
@@ -136,15 +140,20 @@ def run(config, mountpoint, read_only, only, log_file, on_ready):
             log.info("%d file(s) pending from an earlier mount; sending them", len(pending))
         root = mount_root(remotes, only)
         state_file = state_path(mountpoint)
+        stats_file = state_file.replace("mount-", "stats-")  # live figures for `hubfs status`
+        publisher = stats.Publisher(stats_file, extra=lambda: {
+            "uploads_pending": spool.pending_count()}).start()
         write_state(mountpoint, {"pid": os.getpid(), "mountpoint": mountpoint, "log": log_file,
-                                 "cache_dir": config.cache_dir, "remotes": sorted(remotes)})
+                                 "cache_dir": config.cache_dir, "remotes": sorted(remotes),
+                                 "stats": stats_file})
         try:
             log.info("mounting %s at %s (cache %s%s)", ", ".join(sorted(remotes)), mountpoint,
                      config.cache_dir, ", read-only" if read_only else "")
             serve(root, mountpoint, cache, spool, remotes, read_only=read_only,
                   memory_budget=config.memory_budget,
-                  remote_name=only, on_ready=on_ready)
+                  remote_name=only, on_ready=on_ready, allow_other=allow_other)
         finally:
+            publisher.stop()
             try:
                 os.unlink(state_file)
             except FileNotFoundError:

@@ -30,7 +30,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import RequestHistory, Retry
 
-from hubfs import errors
+from hubfs import errors, stats
 
 log = logging.getLogger(__name__)
 
@@ -202,12 +202,21 @@ class HttpClient:
     def count(self, what):
         with self._count_lock:
             self.counters[what] = self.counters.get(what, 0) + 1
+        stats.count(self.name, what)  # the live figures `hubfs status` shows
 
     def close(self):
         self.session.close()
 
-    def request(self, method, url, *, idempotent=None, stream=False, expect=(200,),
-                deadline=None, **kwargs):
+    def request(self, *args, **kwargs):
+        """`_request()`, counting its final failure by class for `hubfs status`."""
+        try:
+            return self._request(*args, **kwargs)
+        except errors.HubfsError as exc:
+            stats.error(self.name, exc)
+            raise
+
+    def _request(self, method, url, *, idempotent=None, stream=False, expect=(200,),
+                 deadline=None, **kwargs):
         """Send one request and return the `requests.Response`.
 
         *idempotent* defaults to True for GET/HEAD/PUT/DELETE; pass True for a POST that
@@ -244,6 +253,8 @@ class HttpClient:
                 attempts.again(reason)
                 continue
             self.count("requests")
+            if not stream:
+                stats.count(self.name, "bytes_fetched", len(response.content))
             log.debug("%s -> %s in %.3fs", where, response.status_code, time.monotonic() - started)
             outcome = self.classify(response) if self.classify is not None else None
             if outcome is None:

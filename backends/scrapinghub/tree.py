@@ -27,6 +27,7 @@ import threading
 
 import cachetools
 
+from hubfs import stats
 from hubfs.errors import NotFound, ServiceError
 from hubfs.tree import Dir, File, Kind, StaticDir
 
@@ -323,17 +324,20 @@ class RecordFile(File):
                                             max_pages=1)
                 for chunk, count in pages:
                     cursor += count
+                    stats.report(records=cursor)
                     yield chunk, cursor
                 if cursor - start < client.sequential_page:
                     pages = ()
                 else:
                     total = client.record_count(*where)
+                    stats.report(records=cursor, expected=total)  # `hubfs status`: N of total
                     pages = client.record_pages(*where, cursor, total, self.page_renderer)
             else:
                 # A growing stream is read to its end.
                 pages = client.record_pages(*where, start, None, self.page_renderer)
             for chunk, count in pages:
                 cursor += count
+                stats.report(records=cursor)
                 yield chunk, cursor
         except render.RenderError as exc:
             raise ServiceError(f"{job.site.name}: {job.key}/{self.name}: {exc}") from None

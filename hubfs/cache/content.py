@@ -38,8 +38,9 @@ class ContentCache:
     def _load_index(self):
         entries = []
         for entry in os.scandir(self.content_dir):
-            if entry.name.startswith("."):  # a temp file left by a crash
-                os.unlink(entry.path)
+            if entry.name.startswith("."):
+                if _left_by_dead_process(entry.name):  # a temp file left by a crash
+                    os.unlink(entry.path)
                 continue
             st = entry.stat()
             entries.append((st.st_mtime, entry.name, st.st_size))
@@ -54,12 +55,14 @@ class ContentCache:
     def lookup(self, key):
         """Return `(path, size)` of the cached content for *key*, or None."""
         name = self._name(key)
+        path = os.path.join(self.content_dir, name)
         with self._lock:
             size = self._index.get(name)
             if size is None:
-                return None
+                size = self._adopt(name, path)
+                if size is None:
+                    return None
             self._index.move_to_end(name)
-        path = os.path.join(self.content_dir, name)
         try:
             os.utime(path)  # last use survives restarts, for LRU order
         except FileNotFoundError:  # removed by hand under us
@@ -68,6 +71,18 @@ class ContentCache:
                     self._total -= size
             return None
         return path, size
+
+    def _adopt(self, name, path):
+        """Index a file another process (a mount, an fsspec user) stored after this one
+        loaded its index, so that what one rendered the other does not render again.
+        Called with the lock held."""
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            return None
+        self._index[name] = size
+        self._total += size
+        return size
 
     def store(self, key, chunks):
         """Write the byte chunks of *key* into the cache and return `(path, size)`."""
@@ -129,7 +144,10 @@ class PendingEntry:
     def __init__(self, cache, key):
         self._cache = cache
         self.key = key
-        self._fd, self.path = tempfile.mkstemp(prefix=".render-", dir=cache.content_dir)
+        # The pid in the temp name tells a later process whether the file is a
+        # crash's leftover or still being written by a live mount sharing this directory.
+        self._fd, self.path = tempfile.mkstemp(prefix=f".render-{os.getpid()}-",
+                                               dir=cache.content_dir)
         self.size = 0
 
     def write(self, chunk):
@@ -153,3 +171,18 @@ class PendingEntry:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
+
+
+def _left_by_dead_process(temp_name):
+    """True for `.render-<pid>-...` temp files whose writer is gone (or of unknown
+    origin); a live writer's file must stay, it is renamed into place when complete."""
+    parts = temp_name.split("-")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return True
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return int(parts[1]) == os.getpid()

@@ -21,6 +21,8 @@ with the user.
 Thread-safe; blocking (callers run it from worker threads where it may wait on disk).
 """
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -132,6 +134,27 @@ class Spool:
         if not keep_data:
             self._remove(self.data_path(spool_id))
 
+    @contextlib.contextmanager
+    def claim(self, spool_id):
+        """Hold the right to send *spool_id*: yields True when this process has it, False
+        when another process (a mount and an fsspec user share a cache directory) is
+        sending it right now. An advisory `flock` on the data file: the kernel drops it
+        when the holder dies, so a crash never leaves an entry claimed."""
+        try:
+            fd = os.open(self.data_path(spool_id), os.O_RDONLY)
+        except FileNotFoundError:
+            yield False  # sent and removed meanwhile
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
     def entry(self, spool_id):
         try:
             with open(os.path.join(self.dir, f"{spool_id}.json")) as fh:
@@ -204,6 +227,10 @@ class Spool:
                 info["data"] = data if os.path.exists(data) else None
                 found.append(info)
         return found
+
+    def pending_count(self):
+        """How many entries the journal holds (names only: cheap enough every second)."""
+        return sum(1 for name in os.listdir(self.dir) if name.endswith(".json"))
 
     def orphans(self):
         """Data files without a journal entry: written but never closed (not

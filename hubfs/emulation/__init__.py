@@ -26,7 +26,7 @@ from .requestlog import DEFAULT_LOG_LIMIT, REDACTED_PARAMS, RequestLog, redact_q
 from .responses import (JSON_CT, JSONLINES_CT, MSGPACK_CT, STREAM_FRAME_BYTES, TEXT_CT, HTTPError, Response,
                         coalesce, dumps_compact, empty_response, json_response, jsonlines_response,
                         msgpack_response, stream_response, text_response)
-from .routing import Route, Router
+from .routing import Route, Router, host_without_port
 from .runners import ServerHandle, serve_forever, start_in_thread
 from .server import LOOPBACK_HOSTS, AuthHook, EmulatorServer
 from .spec import EmulatorSpec, load_spec
@@ -42,7 +42,7 @@ __all__ = [
     # bodies: cached blocks and gzip
     "DEFAULT_BLOCK_LEVEL", "DEFAULT_CACHE_BYTES", "Block", "BodyCache", "crc32_combine", "gzip_bytes",
     # routing, faults, request log
-    "Route", "Router", "FaultInjector", "FaultRule",
+    "Route", "Router", "host_without_port", "FaultInjector", "FaultRule",
     "DEFAULT_LOG_LIMIT", "REDACTED_PARAMS", "RequestLog", "redact_query",
     # server, control paths and runners
     "AuthHook", "CONTROL_PREFIX", "EmulatorServer", "LOOPBACK_HOSTS",

@@ -23,7 +23,7 @@ from .faults import FaultInjector
 from .handler import _Handler
 from .requestlog import DEFAULT_LOG_LIMIT, RequestLog
 from .responses import HTTPError, Response, text_response
-from .routing import Router
+from .routing import Router, host_without_port
 from .wire import Request
 
 # The whole kit logs as one "hubfs.emulation" logger, so log lines and any level set on
@@ -122,13 +122,15 @@ class EmulatorServer(ThreadingHTTPServer):
 
     def handle(self, request: Request) -> Response:
         """Route, authenticate and run the handler; never raises."""
-        route, match, allowed = self.router.resolve(request.method, request.path)
+        host = host_without_port(request.headers.get("Host"))
+        route, match, host_match, allowed = self.router.resolve_host(request.method, request.path, host)
         if route is None:
             if allowed:
                 return text_response("Method Not Allowed\n", 405,
                                      headers={"Allow": ", ".join(sorted(allowed))})
             return self.not_found(request)
         request.match = match.groupdict()
+        request.host_match = host_match
         try:
             if self.auth is not None and not route.public:
                 refused = self.auth(request)

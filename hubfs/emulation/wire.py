@@ -11,6 +11,7 @@ well-known imports.)
 from __future__ import annotations
 
 import json
+import re
 from base64 import b64decode
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Optional
@@ -116,8 +117,9 @@ class Request:
     *path* is percent-decoded (routes match against it), *raw_path* is as sent; *query* is a
     `MultiDict`; *headers* is case-insensitive; *body* is already decoded according to the
     request's `content-encoding` (gzip, deflate or identity); *auth* holds Basic credentials;
-    *match* holds the named groups of the route pattern; *server* is the serving
-    `EmulatorServer`.
+    *match* holds the named groups of the route pattern; *host_match* is the `re.Match` of
+    the route's host pattern against the Host header (None for routes without one);
+    *server* is the serving `EmulatorServer`.
     """
 
     method: str
@@ -129,6 +131,7 @@ class Request:
     body: bytes = b""
     auth: Optional[tuple[str, str]] = None
     match: dict[str, str] = field(default_factory=dict)
+    host_match: Optional[re.Match] = None
     client: tuple = ()
     server: Any = None  # the EmulatorServer, for handlers that need its body cache
 

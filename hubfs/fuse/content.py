@@ -21,6 +21,7 @@ Rendering runs in worker threads under the shared request limiter, and one rende
 inode (per cache key, for streamed renders) at a time: concurrent openers share it.
 """
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -28,7 +29,10 @@ import time
 
 import trio
 
+from hubfs import stats
 from hubfs.cache.listings import ATTR_TTL
+from hubfs.cache.rendering import counted
+from hubfs.cache.spool import shown_path
 from hubfs.fuse.handles import FileHandle
 from hubfs.render.streaming import start_render
 from hubfs.tree import Kind
@@ -88,13 +92,14 @@ def streams(node):
 
 
 class ContentManager:
-    def __init__(self, cache, limiter, clock=time.monotonic):
+    def __init__(self, cache, limiter, clock=time.monotonic, locate=None):
         # Renders run in worker threads that hold the interpreter lock while they parse
         # HTTP; with Python's default 5 ms switch interval a FUSE request arriving then
         # waits up to 5 ms for the lock. A shorter interval keeps the FUSE thread
         # answering within a fraction of a millisecond while renders run.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.cache = cache
+        self._locate = locate  # inode number -> (remote, [names]), for `hubfs status`
         self.limiter = limiter
         self.render_slots = trio.CapacityLimiter(RENDER_SLOTS)
         # Renders started ahead of a walk have slots of their own, so that the walker's
@@ -106,15 +111,23 @@ class ContentManager:
         self._renders = {}  # cache key -> RenderProgress of a render under way
         self._ahead = {}  # id(node) -> (node, Content): snapshots rendered ahead of a walk
 
-    def _render(self, node, slots=None):
-        """The render of *node*'s cache entry under way, started if none is."""
+    def _render(self, node, slots=None, number=None):
+        """The render of *node*'s cache entry under way, started if none is. With the
+        inode *number*, it shows in `hubfs status` (renders ahead of a walk do not)."""
         key = node.cache_key()
         progress = self._renders.get(key)
         if progress is None:
             progress = start_render(self.cache, key, node, slots or self.render_slots,
-                                    self.limiter, self._render_ended)
+                                    self.limiter, self._render_ended, self._tracker(number))
             self._renders[key] = progress
         return progress
+
+    def _tracker(self, number):
+        """A context factory making a render of inode *number* a `hubfs.stats` activity."""
+        if number is None or not self._locate:
+            return contextlib.nullcontext
+        remote, names = self._locate(number)
+        return lambda: stats.activity("render", remote, shown_path(remote, names))
 
     def _render_ended(self, progress):
         if self._renders.get(progress.key) is progress:
@@ -130,7 +143,7 @@ class ContentManager:
         if content is None:
             hit = self.cache.lookup(node.cache_key())
             if hit is None:
-                progress = self._render(node)
+                progress = self._render(node, number=number)
                 await progress.available(1)
                 if not progress.running:  # it completed meanwhile: open it as cached
                     return Content(progress.final_path, progress.size, self._clock()), None
@@ -206,6 +219,8 @@ class ContentManager:
             hit = self.cache.lookup(node.cache_key())
             if hit is not None:
                 self._contents[number] = Content(hit[0], hit[1], self._clock())
+                if self._locate:  # rendered earlier, by this mount or another process
+                    stats.count(self._locate(number)[0], "cache_hits")
                 return hit[1]
         return None
 
@@ -226,23 +241,29 @@ class ContentManager:
                 if adopted is not None:
                     return adopted
             if streams(node):
-                content = await self._streamed(node)
+                content = await self._streamed(number, node)
             elif node.kind is Kind.GROWING and node.appendable and content is not None:
-                content = await self._run(self._extend, node, content)
+                content = await self._run(number, self._extend, node, content)
             else:
-                content = await self._run(self._render_snapshot, node)
+                content = await self._run(number, self._render_snapshot, node)
                 self.drop(number)
             self._contents[number] = content
             return content
 
-    async def _run(self, fn, *args):
-        async with self.render_slots:
-            return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+    async def _run(self, number, fn, *args):
+        remote, names = self._locate(number) if self._locate else ("", [])
 
-    async def _streamed(self, node):
+        def tracked():  # a render shows in `hubfs status` and logs progress when slow
+            with stats.activity("render", remote, shown_path(remote, names)):
+                return fn(*args)
+
+        async with self.render_slots:
+            return await trio.to_thread.run_sync(tracked, limiter=self.limiter)
+
+    async def _streamed(self, number, node):
         hit = self.cache.lookup(node.cache_key())
         if hit is None:
-            progress = self._render(node)
+            progress = self._render(node, number=number)
             size = await progress.finished()
             hit = (progress.final_path, size)
         return Content(hit[0], hit[1], self._clock())
@@ -272,7 +293,8 @@ class ContentManager:
         with open(content.path, "r+b") as out:
             out.seek(content.size)
             try:
-                for chunk, cursor in node.render(after=after) if after is not None else node.render():
+                for chunk, cursor in counted(node.render(after=after) if after is not None
+                                             else node.render()):
                     out.write(chunk)
                     content.size += len(chunk)
                     content.cursor = cursor

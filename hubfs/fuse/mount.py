@@ -174,7 +174,8 @@ def decode_mount_path(field):
 
 
 def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
-          remote_name=None, on_ready=None, drain_seconds=60.0, memory_budget=None):
+          remote_name=None, on_ready=None, drain_seconds=60.0, memory_budget=None,
+          allow_other=False):
     """Mount *root_node* at *mountpoint* and serve until unmounted or signalled.
 
     *remotes* names the remotes served, whose pending journal entries this mount sends
@@ -196,6 +197,8 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
     options |= {"fsname=hubfs:" + shown, "subtype=hubfs"}
     if read_only:
         options.add("ro")
+    if allow_other:  # every local user may read (and write) what this mount's keys reach
+        options.add("allow_other")
     pyfuse3.init(operations, mountpoint, options)
     try:
         if on_ready is not None:

@@ -68,7 +68,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         self._opens = itertools.count()
         self.inodes = InodeTable(root_node)
         self.listings = ListingCache()
-        self.content = ContentManager(content_cache, self.limiter)
+        self.content = ContentManager(content_cache, self.limiter, locate=self.locate)
         self.prefetch = WalkPrefetch(self.content, self.limiter)
         self.writer = Writer(spool, self.remote_limiter, self.locate, self.resolve)
         self.files = HandleTable()

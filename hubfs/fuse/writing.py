@@ -34,9 +34,8 @@ import time
 
 import trio
 
-from hubfs import errors
+from hubfs import errors, sending
 from hubfs.cache.spool import entry_path, shown_path
-from hubfs.tree import CommitProgress
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +93,9 @@ class Writer:
         self._resolve = resolve  # (remote, [names]) -> node (blocking; may create)
         self.handles = {}  # inode number -> set of open WriteHandles
         self._sending = set()  # spool ids being sent right now
+        # One send per name at a time: two closes of the same key reach the service in
+        # the order they complete here, so the last close wins there and in the mount.
+        self._name_locks = {}
         self._wakeup = trio.Event()
 
     # -- opening -----------------------------------------------------------------------
@@ -188,45 +190,25 @@ class Writer:
         """Send one spooled file (one worker-thread hop for journal, send and cleanup).
         A new failure (from a close, not from the resend loop itself) wakes the loop."""
         self._sending.add(spool_id)
+        place = (remote, tuple(names))
+        lock = self._name_locks.setdefault(place, [trio.Lock(), 0])
+        lock[1] += 1
         try:
-            await trio.to_thread.run_sync(self._send_blocking, spool_id, node, remote, names,
-                                          journal, keep_data, limiter=self._limiter_of(remote))
+            async with lock[0]:
+                await trio.to_thread.run_sync(self._send_blocking, spool_id, node, remote, names,
+                                              journal, keep_data, limiter=self._limiter_of(remote))
         except errors.HubfsError:
             if journal is not None:
                 self._wakeup.set()
             raise
         finally:
             self._sending.discard(spool_id)
+            lock[1] -= 1
+            if not lock[1]:
+                self._name_locks.pop(place, None)
 
     def _send_blocking(self, spool_id, node, remote, names, journal, keep_data):
-        if journal is not None:
-            entry = self.spool.journal(spool_id, remote, names, journal)
-        else:
-            entry = self.spool.entry(spool_id) or {}
-        progress = CommitProgress(entry.get("progress"),
-                                  lambda state: self.spool.update(spool_id, progress=state))
-        try:
-            node.commit(self.spool.data_path(spool_id), progress)
-        except errors.InvalidContent:
-            # Malformed content can never be sent: drop it (the app got EINVAL).
-            self.spool.done(spool_id, keep_data=keep_data)
-            raise
-        except errors.HubfsError as exc:
-            # The app is told its data is kept: make that durable, and note why.
-            self.spool.make_durable(spool_id)
-            self.spool.update(spool_id, attempts=entry.get("attempts", 0) + 1, last_error=str(exc))
-            raise
-        except Exception as exc:
-            # Not a service error but a bug (or an input no check foresaw): keep the bytes
-            # for the user, out of the resend loop, and fail this one call.
-            self.spool.set_aside(spool_id, f"sending failed unexpectedly: "
-                                           f"{type(exc).__name__}: {exc}",
-                                 self.spool.entry(spool_id))
-            raise errors.ServiceError(f"{shown_path(remote, names)}: could not be sent "
-                                      f"({type(exc).__name__}); the data was set aside, "
-                                      "see hubfs status") from None
-        self.spool.done(spool_id, keep_data=keep_data)
-        log.debug("sent %s", shown_path(remote, names))
+        sending.send(self.spool, spool_id, node, remote, names, journal, keep_data)
 
     async def release(self, handle):
         """Last close of an open file. What a flush never sent (`: > file`) is sent now;

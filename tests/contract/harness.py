@@ -18,7 +18,7 @@ import importlib
 from typing import Callable, Optional
 
 # Modules of `tests/contract/harnesses/`, one per backend type that has an emulator.
-NAMES = ["scrapinghub"]
+NAMES = ["scrapinghub", "aliyun_log", "flowthings", "dataflowkit", "ds3", "s3"]
 
 
 @dataclasses.dataclass
@@ -54,7 +54,7 @@ class Harness:
     tree: str  # a small immutable directory to copy with cp -a, tar, rsync
     fault_path: str  # a regex of the emulator path that serves `known_file`'s bytes
     missing: list  # paths under the remote that do not exist
-    read_only_file: str  # a file that refuses writes (EROFS at open)
+    read_only_file: Optional[str]  # a file that refuses writes (EROFS at open); None: none is
     writable: Optional[Writable] = None  # a place where a write replaces a file
     appendable: Optional[Writable] = None  # a file where a write adds records
 

@@ -122,6 +122,8 @@ def test_wrong_credentials_refuse_the_mount_naming_the_remote(harness, emulator,
 
 
 def test_writes_where_none_are_allowed_are_erofs_at_open(harness, mount):
+    if harness.read_only_file is None:
+        pytest.skip(f"{harness.type}: every file accepts writes")
     target = at(mount, harness.read_only_file)
     for mode in ("ab", "r+b", "wb"):
         with pytest.raises(OSError) as raised:

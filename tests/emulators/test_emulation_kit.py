@@ -333,3 +333,48 @@ def test_stop_closes_idle_keep_alive_connections():
 def test_only_loopback_hosts_are_allowed():
     with pytest.raises(ValueError):
         em.EmulatorServer(em.Router(), host="0.0.0.0")
+
+
+# ----------------------------------------------------------------------------- routing by Host
+
+def test_routes_by_host_header_with_named_groups():
+    router = em.Router()
+
+    @router.route("GET", r"/where", host=r"(?P<project>[a-z0-9-]+)\.svc\.test", public=True)
+    def project_scoped(request):
+        return em.json_response({"project": request.host_match["project"],
+                                 "host": request.host_match.group(0)})
+
+    @router.route("GET", r"/where", host=r"svc\.test", public=True)
+    def bare(request):
+        return em.json_response({"project": None, "host_match": request.host_match.group(0)})
+
+    @router.route("GET", r"/any", public=True)
+    def anywhere(request):
+        return em.json_response({"host_match": request.host_match})
+
+    with em.start_in_thread(em.EmulatorServer(router, name="hosts")) as handle:
+        def where(path, host):
+            return requests.get(handle.url + path, headers={"Host": host}, timeout=10)
+
+        # The port is not part of what the pattern sees; named groups reach the handler.
+        assert where("where", "logs-1.svc.test:8080").json() == {"project": "logs-1",
+                                                                 "host": "logs-1.svc.test"}
+        assert where("where", "svc.test").json() == {"project": None, "host_match": "svc.test"}
+        # No route for this host: 404, not the other host's handler.
+        assert where("where", "Elsewhere.example").status_code == 404
+        # Routes without a host match any host and see no host match.
+        assert where("any", "whatever.example:1").json() == {"host_match": None}
+        assert where("any", "[::1]:9").json() == {"host_match": None}
+
+
+def test_host_without_port():
+    assert em.host_without_port("a.b:8080") == "a.b"
+    assert em.host_without_port("a.b") == "a.b"
+    assert em.host_without_port("[::1]:80") == "::1"
+    assert em.host_without_port("::1") == "::1"
+    assert em.host_without_port(None) is None
+    router = em.Router()
+    router.add("GET", "/x", lambda r: None, host=r"h\.example")
+    assert router.resolve("GET", "/x")[0] is None  # a missing Host matches no host route
+    assert router.resolve("GET", "/x", "h.example")[0] is not None

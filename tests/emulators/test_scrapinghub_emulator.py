@@ -509,7 +509,7 @@ def test_bench_data_starts_fast_and_serves_the_million_item_job():
     server = create_server("bench")  # lazily seeded: how fast is bench/'s business
     with start_in_thread(server) as handle:
         client = make_client(handle)
-        assert client.projects.list() == [101, 102, 103, 900]
+        assert client.projects.list() == [101, 102, 103, 900, 901]  # 901: bench/dask_items.py
         job = client.get_job(BENCH_JOB_KEY)
         assert job.items.stats()["totals"] == {"input_values": BENCH_ITEMS, "input_bytes": 200 * BENCH_ITEMS}
         store = server.state.job_by_key(BENCH_JOB_KEY).items

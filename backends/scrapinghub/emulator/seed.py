@@ -224,3 +224,37 @@ def seed_bench(state: ScrapinghubState) -> None:
 
 
 SEEDS = {"demo": seed_demo, "bench": seed_bench}
+
+
+# -- project 901 "dask-bench" (bench/dask_items.py): many mid-sized finished jobs ---------
+DASK_PROJECT = 901
+DASK_SPIDERS = ("north", "south")
+DASK_JOBS_PER_SPIDER = 10
+DASK_JOB_ITEMS = 100_000  # 20 jobs, 2,000,000 items in all
+
+
+def seed_dask_bench(state: ScrapinghubState) -> None:
+    """Project 901: spiders north and south, jobs 1-10 each, 100,000 bench items a job."""
+    state.add_project(DASK_PROJECT, "dask-bench")
+    for spider_id, spider in enumerate(DASK_SPIDERS, start=1):
+        state.add_spider(DASK_PROJECT, spider, spider_id, version="bench-1")
+        for number in range(1, DASK_JOBS_PER_SPIDER + 1):
+            pending = EPOCH_MS + 31 * DAY + (spider_id * 100 + number) * 600_000
+            running, finished = pending + 10_000, pending + 310_000
+            spec = JobSpec(DASK_PROJECT, spider_id, spider, "bench", number, FINISHED,
+                           DASK_JOB_ITEMS, pending, running, finished, "finished", bot="bench",
+                           fixed_pages=100)
+            stores = _job_stores(spec)
+            stores["items"] = RecordStore(
+                content.BenchItems(DASK_JOB_ITEMS), ts_fn=lambda i, t=running: t + 5_000 + i * 3,
+                stats_fn=lambda: content.bench_item_stats(DASK_JOB_ITEMS))
+            state.add_job(DASK_PROJECT, spider_id, number, _job_meta(spec, ["bench"], "bench-1"),
+                          stores)
+
+
+def _seed_bench_with_dask_project(state: ScrapinghubState) -> None:
+    seed_bench(state)
+    seed_dask_bench(state)
+
+
+SEEDS["bench"] = _seed_bench_with_dask_project
