@@ -145,7 +145,9 @@ class ContentManager:
             if hit is None:
                 progress = self._render(node, number=number)
                 await progress.available(1)
-                if not progress.running:  # it completed meanwhile: open it as cached
+                if progress.error is not None:  # failed before this open could start
+                    raise progress.error.with_traceback(None)
+                if progress.size is not None:  # it completed meanwhile: open it as cached
                     return Content(progress.final_path, progress.size, self._clock()), None
                 try:
                     fd = os.open(progress.path, os.O_RDONLY)

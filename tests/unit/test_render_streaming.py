@@ -172,10 +172,9 @@ def test_failed_streamed_render_is_eio_and_retried(tmp_path):
     ops = make_ops(tmp_path, node)
 
     async def main():
-        number = (await lookup(ops, "items.jl")).st_ino
-        node.release(3)
-        info = await ops.open(number, os.O_RDONLY, ctx(40))
+        number, info = await open_while_rendering(ops, node, 40)
         assert await ops.read(info.fh, 0, len(LINES[0])) == LINES[0]  # exact, before it
+        node.release(3)  # the render goes on to its failure
         with pytest.raises(pyfuse3.FUSEError) as raised:
             await ops.read(info.fh, 0, 100)
         assert raised.value.errno == errno.EIO  # never a short read
