@@ -108,6 +108,9 @@ def build_parser():
 def setup_logging(debug, stream=None, filename=None):
     handler = logging.FileHandler(filename) if filename else logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    from hubfs import redaction
+
+    redaction.install(handler)  # no key in a log line, whoever writes it
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)

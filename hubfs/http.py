@@ -43,6 +43,7 @@ BODY_ERRORS = (
 )
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"))
 BODY_CHUNK = 1024 * 1024
+WAIT_LOG_EVERY = 30.0
 # Retries of one call logged at DEBUG before they are worth an INFO line.
 QUIET_RETRIES = 2
 
@@ -125,6 +126,7 @@ class _Attempts:
         self.retry = self.policy.urllib3_retry()
         self.failures = 0
         self.waited = 0.0
+        self.last_wait_log = None
 
     def left(self):
         return self.deadline - time.monotonic()
@@ -162,8 +164,14 @@ class _Attempts:
         if self.waited + seconds > self.policy.wait_max or seconds >= self.left():
             raise errors.Transient(f"{self.where}: {reason}; still not ready after waiting "
                                    f"{self.waited:.0f}s (limit {min(self.policy.wait_max, self.deadline - self.started):.0f}s)")
-        log.info("%s: %s; waiting %.0fs as the service asks (%.0fs left)", self.where, reason,
-                 seconds, self.left())
+        # One INFO line when a wait starts and then every WAIT_LOG_EVERY seconds: a tape
+        # recall polled every few seconds must not fill the log.
+        now = time.monotonic()
+        level = logging.DEBUG
+        if self.last_wait_log is None or now - self.last_wait_log >= WAIT_LOG_EVERY:
+            level, self.last_wait_log = logging.INFO, now
+        log.log(level, "%s: %s; waiting %.0fs as the service asks (%.0fs waited, %.0fs left)",
+                self.where, reason, seconds, self.waited, self.left())
         self.client.count("waits")
         time.sleep(seconds)
         self.waited += seconds

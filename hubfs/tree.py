@@ -67,6 +67,8 @@ class Dir(Node):
     is_dir = True
     # True when `create()`/`mkdir()` accept new names here.
     writable = False
+    # Set by `mkdir()` on a directory it already created on the service.
+    made_on_service = False
 
     def children(self):
         """Yield child nodes in a stable order, page by page. Raises `HubfsError`."""
@@ -94,8 +96,11 @@ class Dir(Node):
         raise ReadOnly(f"cannot create {name!r} here")
 
     def mkdir(self, name):
-        """Return a new `Dir` called *name* (it may exist only locally until something is
-        written in it). Raises `ReadOnly` or `InvalidContent`."""
+        """Return a new `Dir` called *name*. By default it exists only locally until
+        something is written in it; a backend that creates it on the service right away
+        (a flow, a folder object) sets `made_on_service = True` on it, and the core then
+        lists it from the service and removes it there. Raises `ReadOnly` or
+        `InvalidContent`."""
         from hubfs.errors import ReadOnly
 
         raise ReadOnly(f"cannot make a directory {name!r} here")
@@ -133,6 +138,10 @@ class File(Node):
     # from the current content). "append": the spool holds only the bytes written after
     # the open, and `commit()` adds them (appending JSON lines = adding records).
     write_mode = "replace"
+    # True when an empty file is content the service stores (an empty object): a file
+    # created and closed without a byte written is then sent, at its last close. False
+    # (collection values, append files): such a file stays a local name until written.
+    empty_is_content = False
     # For SIZED files: the exact byte size, and a token naming this version of the bytes
     # (an ETag, a version id) or None. The core pins the version seen at `open` and passes
     # it to every `read` of that open, so one open never mixes two versions.

@@ -20,7 +20,7 @@ import hubfs
 from hubfs import errors
 from hubfs.http import DEFAULT_POLICY, HttpClient
 
-from . import redaction
+from hubfs import redaction
 
 _CONTENT_RANGE = re.compile(r"^bytes (?:\d+-\d+|\*)/(\d+)$")
 

@@ -64,7 +64,9 @@ class Buckets(Dir):
 
     def mkdir(self, name):
         self.client.create_bucket(name)
-        return Folder(self.transfer, name, "", time.time())
+        made = Folder(self.transfer, name, "", time.time())
+        made.made_on_service = True
+        return made
 
 
 class Folder(Dir):
@@ -125,25 +127,17 @@ class Folder(Dir):
         raise errors.NotFound(f"{self.client.name}: no object {self.bucket}/{key}")
 
     def create(self, name):
-        # An empty object is content on an object store (`touch`, empty files in `cp -r`,
-        # `tar -x`), and the core sends nothing for a new file closed without writes: so
-        # the empty object is put now (as s3fs does), and the close replaces it. When that
-        # PUT fails the file is still created: its content is sent (or kept) at close.
-        key = self.prefix + _key_name(name)
-        try:
-            etag = self.client.put(self.bucket, key, b"")
-        except errors.AccessDenied:
-            raise
-        except errors.HubfsError as exc:
-            log.info("%s: the empty object %s/%s was not put (%s); its content goes at close",
-                     self.client.name, self.bucket, key, exc)
-            etag = None
-        return ObjectFile(self.transfer, self.bucket, key, 0, time.time(), etag or None)
+        # Nothing is sent yet: the first close sends the content, an empty object
+        # included (`ObjectFile.empty_is_content`: `touch`, empty files of `cp -r`).
+        return ObjectFile(self.transfer, self.bucket, self.prefix + _key_name(name), 0,
+                          time.time(), None)
 
     def mkdir(self, name):
         prefix = self.prefix + _key_name(name) + "/"
         self.transfer.put_folder(self.bucket, prefix)
-        return Folder(self.transfer, self.bucket, prefix, time.time())
+        made = Folder(self.transfer, self.bucket, prefix, time.time())
+        made.made_on_service = True  # the folder object exists now: rmdir removes it
+        return made
 
     def delete(self):
         if not self.prefix:
@@ -163,6 +157,7 @@ class ObjectFile(File):
 
     kind = Kind.SIZED
     writable = True
+    empty_is_content = True  # an empty object is an object
 
     def __init__(self, transfer, bucket, key, size, mtime, etag):
         super().__init__(file_name(key.rsplit("/", 1)[-1]), mtime)

@@ -115,9 +115,7 @@ class FlowDir(Dir):
                                  f"'-', '_', ':' and '.', and a flow path at most {PATH_MAX} "
                                  "characters")
         made = FlowDir(self.site, path, self.site.client.create_flow(path), name)
-        # The core takes a directory made by mkdir to start empty; a new flow already
-        # holds flow.json and drops.jl, so what it lists must not be trusted for long.
-        made.ttl = 0.0
+        made.made_on_service = True  # the flow exists now, with its flow.json and drops.jl
         return made
 
     def create(self, name):

@@ -115,12 +115,14 @@ class Spool:
         if entry is not None:
             self._write_entry(entry, durable=True)
 
-    def update(self, spool_id, **fields):
-        """Change fields of a pending entry (a rename retargets it, a failure notes why)."""
+    def update(self, spool_id, durable=True, **fields):
+        """Change fields of a pending entry (a rename retargets it, a failure notes why,
+        a commit records progress). Without *durable* the entry is replaced atomically
+        but not fsynced: it survives the daemon's death, not a power cut."""
         entry = self.entry(spool_id)
         if entry is not None:
             entry.update(fields)
-            self._write_entry(entry, durable=True)
+            self._write_entry(entry, durable=durable)
         return entry
 
     def done(self, spool_id, keep_data=False):

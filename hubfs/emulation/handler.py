@@ -60,6 +60,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        # Services with methods of their own (flowthings' MGET and MPUT) are routed like
+        # any other: every method token goes to the router, which answers 405 for the
+        # ones no route takes.
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return self.do_GET
+        raise AttributeError(name)
+
     # -- request side
 
     def _read_body(self) -> bytes:

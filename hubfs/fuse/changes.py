@@ -65,8 +65,10 @@ class ChangeOperations:
         name = os.fsdecode(name)
         inode = self._made_here(parent, name, await self._call(parent.node.create, name))
         node = inode.node
-        # A new, still empty file sends nothing at close (`touch` makes a local name).
-        handle = await self.writer.open(inode.number, node, truncate=False)
+        # A new file closed unwritten is sent only where an empty file is content (an empty
+        # object); elsewhere `touch` makes a local name, sent once something is written.
+        handle = await self.writer.open(inode.number, node,
+                                        truncate=bool(getattr(node, "empty_is_content", False)))
         info = pyfuse3.FileInfo(fh=self.files.add(handle))
         info.direct_io = True
         inode.lookups += 1
@@ -138,9 +140,15 @@ class ChangeOperations:
         parent = self._inode(parent_inode)
         self._check_writable(parent.node, "mkdir")
         name = os.fsdecode(name)
-        inode = self._made_here(parent, name, await self._call(parent.node.mkdir, name))
-        # A directory made here starts empty: lookups in it need not ask the service.
-        self.listings.store_listing(inode.number, inode.node, [])
+        made = await self._call(parent.node.mkdir, name)
+        if getattr(made, "made_on_service", False):
+            # It exists on the service now, with whatever the service put in it.
+            inode = self._bind(parent.number, name, made)
+            self.listings.add(parent.number, parent.node, made)
+        else:
+            inode = self._made_here(parent, name, made)
+            # A directory made here starts empty: lookups in it need not ask the service.
+            self.listings.store_listing(inode.number, inode.node, [])
         attrs = self._entry_attributes(inode, 0)
         inode.lookups += 1
         return attrs
@@ -160,12 +168,25 @@ class ChangeOperations:
         node = await self._child(parent, name)
         if node.is_dir != want_dir:
             raise pyfuse3.FUSEError(errno.ENOTDIR if want_dir else errno.EISDIR)
+        if want_dir and (parent.number, name) in self.local and self._holds_local(parent.number, name):
+            raise errors.NotEmpty(f"rmdir: {name!r} holds files not sent yet")
         if self.local.pop((parent.number, name), None) is None:
             await self._call(node.delete)
         if not want_dir:
             self.writer.discard_pending(self.locate_names(parent.number, name))
         self.inodes.detach(parent.number, name)
         self.listings.remove(parent.number, name)
+
+    def _holds_local(self, parent, name):
+        """True when the local-only directory *name* in *parent* holds anything: names
+        made in it, or files of it still open or pending."""
+        inode = self.inodes.lookup_name(parent, name)
+        if inode is None:
+            return False
+        if any(key[0] == inode.number for key in self.local):
+            return True
+        return any(child.number in self.writer.handles or not child.node.is_dir
+                   for child in self.inodes.children_of(inode.number))
 
     @fuse_op
     async def rename(self, parent_inode_old, name_old, parent_inode_new, name_new, flags, ctx):

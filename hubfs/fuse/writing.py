@@ -166,7 +166,11 @@ class Writer:
         if handle.failed is not None:
             # A write was refused: the content is incomplete and must never be sent.
             raise type(handle.failed)(f"{handle.failed}; nothing was sent")
-        if not (handle.unsent if final else handle.dirty):
+        # Where an empty file is content (an object), a close after an O_TRUNC or a create
+        # sends even with nothing written, so that close reports the error (a shell's
+        # first close then sends an empty object its last close replaces: harmless).
+        counts_truncation = final or getattr(handle.node, "empty_is_content", False)
+        if not (handle.unsent if counts_truncation else handle.dirty):
             return False
         remote, names = self._locate(handle.inode)
         handle.sent_changes = handle.changes

@@ -374,3 +374,45 @@ def test_rename_uses_a_server_side_copy_when_the_backend_has_one(tmp_path, store
     trio.run(main)
     assert copies == [("a", "moved")] and store.values["moved"] == b'{"v":1}\n'
     assert "a" not in store.values and store.sent == []
+
+
+class Sub(Dir):
+    """A directory made by `mkdir`; `on_service` says whether the backend made it there."""
+
+    writable = True
+
+    def __init__(self, store, name, on_service):
+        super().__init__(name, MTIME)
+        self.store = store
+        self.made_on_service = on_service
+
+    def children(self):
+        return iter(())
+
+    def create(self, name):
+        return Value(self.store, name)
+
+    def delete(self):
+        self.store.sent.append(("rmdir", self.name))
+
+
+def test_rmdir_of_a_directory_made_here(tmp_path, store):
+    """A local-only directory holding a file not sent yet is ENOTEMPTY; one the backend
+    made on the service is removed there."""
+    ops = make_ops(tmp_path, store)
+    root_dir = ops.inodes.get(pyfuse3.ROOT_INODE).node.dir
+    root_dir.mkdir = lambda name: Sub(store, name, on_service=name == "remote")
+
+    async def main():
+        parent = await dir_inode(ops)
+        local = (await ops.mkdir(parent, b"local", 0o755, None)).st_ino
+        info, _ = await ops.create(local, b"pending", 0o644, os.O_WRONLY, None)
+        with pytest.raises(pyfuse3.FUSEError) as raised:
+            await ops.rmdir(parent, b"local", None)
+        assert raised.value.errno == errno.ENOTEMPTY
+        await ops.release(info.fh)
+        await ops.mkdir(parent, b"remote", 0o755, None)
+        await ops.rmdir(parent, b"remote", None)
+
+    trio.run(main)
+    assert store.sent == [("rmdir", "remote")]

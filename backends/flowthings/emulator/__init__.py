@@ -17,7 +17,7 @@ from typing import Callable, Optional
 from hubfs.emulation import EmulatorServer, EmulatorSpec
 
 from .handlers import FlowthingsAPI, not_found
-from .routes import RequestHandler, build_router, make_auth
+from .routes import build_router, make_auth
 from .seed import BENCH_DROPS, BENCH_FLOW, SEEDS, SINK_FLOW
 from .state import FlowthingsState
 
@@ -45,7 +45,6 @@ def create_server(data: str = "demo", port: int = 0, *, token: str = DEMO_TOKEN,
     seed(state, account)
     server = EmulatorServer(build_router(FlowthingsAPI(state)), host=host, port=port,
                             auth=make_auth(state), name="flowthings", not_found=not_found)
-    server.RequestHandlerClass = RequestHandler  # MGET/MPUT as well
     server.state = state
     server.token = token
     return server

@@ -5,8 +5,7 @@ Paths are `/v<version>/<account>/<service>[/...]` for the versions `0.1` and `4.
 token travels in `X-Auth-Token` (any case; `X-Auth-Account` is accepted and, when sent,
 must name the token's account); a missing or unknown token is a 401 and a token used on
 another account's path a 403, both as envelopes. `MGET` and `MPUT` are real request
-methods of this service, which the kit's request handler does not dispatch by itself:
-`RequestHandler` adds them.
+methods of this service; the kit routes any method token.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import hmac
 
 from hubfs.emulation import Router
-from hubfs.emulation.handler import _Handler
 
 from .handlers import FlowthingsAPI, error
 
@@ -22,12 +20,6 @@ BASE = r"/v(?P<version>0\.1|4\.0)/(?P<account>[^/]+)"
 FLOW_ID = r"(?P<id>f[0-9a-f]{24})"
 DROP_FLOW = r"(?P<flow>f[0-9a-f]{24})"
 DROP_ID = r"(?P<drop>d[0-9a-f]{24})"
-
-
-class RequestHandler(_Handler):
-    """The kit's HTTP/1.1 handler, also dispatching flowthings' own methods."""
-
-    do_MGET = do_MPUT = _Handler.do_GET
 
 
 def build_router(api: FlowthingsAPI) -> Router:
