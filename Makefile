@@ -28,6 +28,8 @@ test: setup
 bench: setup
 	$(BIN)/python bench/scrapinghub_items.py
 	$(BIN)/python bench/scrapinghub_collections.py
+	$(BIN)/python bench/scrapinghub_codecs.py
+	$(BIN)/python bench/scrapinghub_walks.py
 	$(BIN)/python bench/s3_anchors.py
 	$(BIN)/python bench/ds3_bulk.py
 	$(BIN)/python bench/aliyun_log_hour.py

@@ -1,18 +1,25 @@
-"""Benchmark: `cat items.jl` of a 1,000,000-item job through hubfs vs the official client.
+"""Benchmark: reading the 1,000,000-item job through hubfs, against the official client
+and the wire itself, in one run.
 
-Both read the same Scrapinghub emulator (`--data bench`, job 900/1/1) in one run. The
-emulator is pinned to CPU 0 and the tool under test to CPU 1 (the hubfs daemon and the
-reading process share CPU 1, like the official client's single process), so the figures
-measure the clients rather than the scheduler. Each round runs both tools in alternating
-order; hubfs starts each round with an empty disk cache (a cold render). Outputs are
-compared by SHA-256: a fast run with different bytes would not count.
-
-Reports, per tool, the median wall time, time to first byte and peak RSS (hubfs: the
-daemon's VmHWM), the ratio official/hubfs, and the warm re-read from the disk cache.
-Usage: python bench/scrapinghub_items.py [--rounds 3] [--json bench/results/x.json]
+Job 900/1/1 of the emulator's `bench` data (191.7 MiB of JSON lines). Per round, in
+alternating order:
+- the official client's export (`items.iter()` -> JSON lines, msgpack transport);
+- the wire ceiling: the same JSON lines pages (5,000 records) with `requests`, five in
+  flight, bodies written to a file (what any client must at least do);
+- hubfs `cat items.jl` with a fresh mount and an empty disk cache (cold), then again in
+  the same mount (page cache), then in a new mount (disk cache only), against `cat` of
+  the cache file itself;
+- first bytes, cold: `head -1`, `cat | head -c 4096`, `grep -m1` (the third item), each
+  on a fresh mount, with `fstat_during_render` "wait" (the default) and "partial", and a
+  `stat` right after each that must show the exact size;
+- four concurrent cold `cat`s of the 250,000-item jobs 900/1/2-5, against one alone.
+Outputs are compared by SHA-256. Daemon peak RSS is its VmHWM. The emulator runs pinned
+to CPU 0; the tools and the daemon may use both CPUs (hubfs renders off the lock that
+serves FUSE). Usage: python bench/scrapinghub_items.py [--rounds 3]
 """
 
 import argparse
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -23,12 +30,16 @@ import sys
 import tempfile
 import time
 
-from common import REPO, pinned, start_emulator, write_config
+import requests
+
+from common import REPO, start_emulator
 
 from backends.scrapinghub.emulator import BENCH_JOB_KEY, DEMO_APIKEY
+from backends.scrapinghub.emulator.seed import BENCH_ITEMS, BENCH_SIBLINGS
 
-ITEMS_PATH = ("zyte", "900", "spiders", "bench", "1", "items.jl")
-TIME_LIMIT = 1800  # seconds: the whole benchmark stops by itself after this
+JOB_DIR = ("zyte", "900", "spiders", "bench")
+PAGE = 5000
+TIME_LIMIT = 3000  # seconds: the whole benchmark stops starting rounds after this
 
 
 def sha256(path):
@@ -39,61 +50,153 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def run_json(command, timeout):
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+def write_config(workdir, url, fstat="wait"):
+    path = os.path.join(workdir, f"hubfs-{fstat}.toml")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:
+        fh.write(f'[remotes.zyte]\ntype = "scrapinghub"\napikey = "{DEMO_APIKEY}"\n'
+                 f'app_url = "{url}api/"\nstorage_url = "{url}"\n'
+                 f'fstat_during_render = "{fstat}"\n')
+    return path
+
+
+class Mount:
+    def __init__(self, workdir, config, keep_cache=False):
+        self.path = os.path.join(workdir, "mnt")
+        self.cache = os.path.join(workdir, "cache")
+        self.config = config
+        if not keep_cache:
+            shutil.rmtree(self.cache, ignore_errors=True)
+
+    def __enter__(self):
+        os.makedirs(self.path, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "hubfs", "mount", "--config", self.config,
+                        "--cache-dir", self.cache, "--log-file", self.path + ".log", self.path],
+                       check=True, cwd=REPO, capture_output=True, timeout=120)
+        return self
+
+    def file(self, job=1):
+        return os.path.join(self.path, *JOB_DIR, str(job), "items.jl")
+
+    def peak_rss(self):
+        from hubfs.daemon import read_state
+
+        with open(f"/proc/{read_state(self.path)['pid']}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return None
+
+    def __exit__(self, *exc):
+        subprocess.run([sys.executable, "-m", "hubfs", "umount", self.path], cwd=REPO,
+                       capture_output=True, timeout=300)
+
+
+def run_json(command):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=TIME_LIMIT, cwd=REPO)
     if result.returncode != 0:
         raise RuntimeError(f"{command} failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def timed_shell(command):
+    started = time.monotonic()
+    result = subprocess.run(["sh", "-c", command], capture_output=True, timeout=TIME_LIMIT)
+    return time.monotonic() - started, result
+
+
 def official_round(url, workdir):
     out = os.path.join(workdir, "official.jl")
-    figures = run_json(pinned(1, [sys.executable, "bench/official_export.py", url, DEMO_APIKEY,
-                                  BENCH_JOB_KEY, out]), timeout=TIME_LIMIT)
+    figures = run_json([sys.executable, "bench/official_export.py", url, DEMO_APIKEY,
+                        BENCH_JOB_KEY, out])
     figures["sha256"] = sha256(out)
-    figures["bytes"] = os.path.getsize(out)
     os.unlink(out)
     return figures
 
 
-def hubfs_round(config, workdir):
-    mountpoint = os.path.join(workdir, "mnt")
-    cache = os.path.join(workdir, "cache")
-    shutil.rmtree(cache, ignore_errors=True)
-    os.makedirs(mountpoint, exist_ok=True)
-    subprocess.run(pinned(1, [sys.executable, "-m", "hubfs", "mount", "--config", config,
-                              "--cache-dir", cache, "--log-file", os.path.join(workdir, "hubfs.log"),
-                              mountpoint]), check=True, cwd=REPO, capture_output=True)
-    try:
-        path = os.path.join(mountpoint, *ITEMS_PATH)
-        out = os.path.join(workdir, "hubfs.jl")
-        figures = run_json(pinned(1, [sys.executable, "bench/read_file.py", path, out]), TIME_LIMIT)
-        figures["sha256"] = sha256(out)
-        figures["bytes"] = os.path.getsize(out)
-        warm = run_json(pinned(1, [sys.executable, "bench/read_file.py", path, out]), TIME_LIMIT)
-        figures["warm_wall"] = warm["wall"]
-        os.unlink(out)
-        figures["peak_rss"] = daemon_peak_rss(mountpoint)
-    finally:
-        subprocess.run([sys.executable, "-m", "hubfs", "umount", mountpoint], cwd=REPO,
-                       capture_output=True, timeout=120)
+def ceiling_round(url, workdir):
+    """The same JSON lines pages, five in flight with requests, bodies to a file."""
+    session = requests.Session()
+    session.auth = (DEMO_APIKEY, "")
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=8))
+    out = os.path.join(workdir, "ceiling.jl")
+
+    def page(start):
+        response = session.get(url + "items/" + BENCH_JOB_KEY, timeout=60,
+                               params={"start": f"{BENCH_JOB_KEY}/{start}", "count": PAGE})
+        response.raise_for_status()
+        return response.content
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(5) as pool, open(out, "wb") as fh:
+        for body in pool.map(page, range(0, BENCH_ITEMS, PAGE)):
+            fh.write(body)
+    wall = time.monotonic() - started
+    figures = {"wall": wall, "sha256": sha256(out)}
+    os.unlink(out)
+    session.close()
     return figures
 
 
-def daemon_peak_rss(mountpoint):
-    from hubfs.daemon import read_state
+def hubfs_round(workdir, config):
+    out = os.path.join(workdir, "hubfs.jl")
+    with Mount(workdir, config) as mount:
+        cold = run_json([sys.executable, "bench/read_file.py", mount.file(), out])
+        cold["sha256"] = sha256(out)
+        cold["peak_rss"] = mount.peak_rss()
+        warm = run_json([sys.executable, "bench/read_file.py", mount.file(), out])
+        cold["page_cache_wall"] = warm["wall"]
+    with Mount(workdir, config, keep_cache=True) as mount:
+        cached = run_json([sys.executable, "bench/read_file.py", mount.file(), out])
+        cold["disk_cache_wall"] = cached["wall"]
+        (entry,) = [os.path.join(mount.cache, "content", name)
+                    for name in os.listdir(os.path.join(mount.cache, "content"))]
+        direct = run_json([sys.executable, "bench/read_file.py", entry, out])
+        cold["cache_file_wall"] = direct["wall"]
+    os.unlink(out)
+    return cold
 
-    state = read_state(mountpoint)
-    with open(f"/proc/{state['pid']}/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return None
+
+FIRST_BYTE = {
+    "head -1": "head -1 '{f}'",
+    "cat | head": "cat '{f}' | head -c 4096",
+    "grep -m1": "grep -m1 -F BN-0000002 '{f}'",
+}
 
 
-def median(rounds, key):
-    values = [r[key] for r in rounds if r.get(key) is not None]
-    return statistics.median(values) if values else None
+def first_byte_round(workdir, configs, expected_size):
+    figures = {}
+    for mode, config in configs.items():
+        for name, command in FIRST_BYTE.items():
+            with Mount(workdir, config) as mount:
+                path = mount.file()
+                os.listdir(os.path.dirname(path))  # the walk to the file, not timed
+                wall, result = timed_shell(command.format(f=path))
+                size = os.stat(path).st_size
+                figures[f"{name} ({mode})"] = {"wall": wall, "ok": result.returncode == 0,
+                                               "exact_stat": size == expected_size}
+    return figures
+
+
+def concurrency_round(workdir, config):
+    def cat(path):
+        started = time.monotonic()
+        subprocess.run(["sh", "-c", f"cat '{path}' > /dev/null"], check=True, timeout=TIME_LIMIT)
+        return time.monotonic() - started
+
+    with Mount(workdir, config) as mount:
+        one = cat(mount.file(BENCH_SIBLINGS[0]))
+    with Mount(workdir, config) as mount:
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(cat, [mount.file(job) for job in BENCH_SIBLINGS]))
+        four = time.monotonic() - started
+        rss = mount.peak_rss()
+    return {"one": one, "four": four, "ratio": four / one, "peak_rss_four": rss}
+
+
+def spread(values):
+    values = [v for v in values if v is not None]
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
 def main():
@@ -102,50 +205,64 @@ def main():
     parser.add_argument("--json", default=os.path.join(REPO, "bench", "results", "scrapinghub_items.json"))
     args = parser.parse_args()
     deadline = time.monotonic() + TIME_LIMIT
-
     workdir = tempfile.mkdtemp(prefix="hubfs-bench-")
     emulator, url = start_emulator("bench")
+    rounds = {"official": [], "ceiling": [], "hubfs": [], "first_byte": [], "concurrency": []}
     try:
-        config = write_config(workdir, url)
-        # One untimed pass of each tool warms the emulator's encoded-page cache for both.
+        configs = {mode: write_config(workdir, url, mode) for mode in ("wait", "partial")}
+        # One untimed pass of each reader fills the emulator's encoded-page caches.
         official_round(url, workdir)
-        hubfs_round(config, workdir)
-        official, hubfs = [], []
+        ceiling_round(url, workdir)
+        hubfs_round(workdir, configs["wait"])
+        concurrency_round(workdir, configs["wait"])
+        expected_size = None
         for number in range(args.rounds):
             if time.monotonic() > deadline:
                 break
-            order = [(official, lambda: official_round(url, workdir)),
-                     (hubfs, lambda: hubfs_round(config, workdir))]
-            for results, run in (order if number % 2 == 0 else order[::-1]):
-                results.append(run())
+            steps = [("official", lambda: official_round(url, workdir)),
+                     ("ceiling", lambda: ceiling_round(url, workdir)),
+                     ("hubfs", lambda: hubfs_round(workdir, configs["wait"]))]
+            for name, step in (steps if number % 2 == 0 else steps[::-1]):
+                rounds[name].append(step())
+            if expected_size is None:
+                with Mount(workdir, configs["wait"]) as mount:
+                    expected_size = os.stat(mount.file()).st_size
+            rounds["first_byte"].append(first_byte_round(workdir, configs, expected_size))
+            rounds["concurrency"].append(concurrency_round(workdir, configs["wait"]))
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    same = {r["sha256"] for r in official + hubfs}
+    digests = {r["sha256"] for key in ("official", "ceiling", "hubfs") for r in rounds[key]}
     summary = {
-        "job": BENCH_JOB_KEY, "rounds": len(hubfs), "bytes": official[0]["bytes"],
-        "identical_output": len(same) == 1,
-        "official": {k: median(official, k) for k in ("wall", "ttfb", "peak_rss")},
-        "hubfs": {k: median(hubfs, k) for k in ("wall", "ttfb", "peak_rss", "warm_wall")},
-        "raw": {"official": official, "hubfs": hubfs},
+        "job": BENCH_JOB_KEY, "rounds": len(rounds["hubfs"]), "identical_output": len(digests) == 1,
+        "official_wall": spread([r["wall"] for r in rounds["official"]]),
+        "official_ttfb": spread([r["ttfb"] for r in rounds["official"]]),
+        "ceiling_wall": spread([r["wall"] for r in rounds["ceiling"]]),
+        "hubfs_cold_wall": spread([r["wall"] for r in rounds["hubfs"]]),
+        "hubfs_cold_ttfb": spread([r["ttfb"] for r in rounds["hubfs"]]),
+        "hubfs_peak_rss": spread([r["peak_rss"] for r in rounds["hubfs"]]),
+        "page_cache_wall": spread([r["page_cache_wall"] for r in rounds["hubfs"]]),
+        "disk_cache_wall": spread([r["disk_cache_wall"] for r in rounds["hubfs"]]),
+        "cache_file_wall": spread([r["cache_file_wall"] for r in rounds["hubfs"]]),
+        "first_byte": {name: {"wall": spread([r[name]["wall"] for r in rounds["first_byte"]]),
+                              "all_ok": all(r[name]["ok"] for r in rounds["first_byte"]),
+                              "stat_exact": all(r[name]["exact_stat"] for r in rounds["first_byte"])}
+                       for name in (rounds["first_byte"][0] if rounds["first_byte"] else {})},
+        "concurrency": {key: spread([r[key] for r in rounds["concurrency"]])
+                        for key in ("one", "four", "ratio", "peak_rss_four")},
     }
-    summary["ratio_official_over_hubfs"] = summary["official"]["wall"] / summary["hubfs"]["wall"]
+    med = lambda key: summary[key]["median"]  # noqa: E731
+    summary["official_over_hubfs"] = med("official_wall") / med("hubfs_cold_wall")
+    summary["hubfs_over_ceiling"] = med("hubfs_cold_wall") / med("ceiling_wall")
+    summary["disk_cache_over_file"] = med("disk_cache_wall") / med("cache_file_wall")
+    summary["page_cache_over_file"] = med("page_cache_wall") / med("cache_file_wall")
+    summary["raw"] = rounds
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as fh:
         json.dump(summary, fh, indent=2)
-    mib = 1024 * 1024
-    print(f"job {BENCH_JOB_KEY}: {summary['bytes'] / mib:.1f} MiB of JSON lines, "
-          f"{summary['rounds']} rounds, identical output: {summary['identical_output']}")
-    print("| tool | wall (median) | time to first byte | peak RSS |")
-    print("|---|---|---|---|")
-    for name, key in (("official client `items.iter()` -> JSON lines", "official"),
-                      ("hubfs `cat items.jl` (cold cache)", "hubfs")):
-        fig = summary[key]
-        print(f"| {name} | {fig['wall']:.2f} s | {fig['ttfb']:.3f} s | {fig['peak_rss'] / mib:.0f} MiB |")
-    print(f"| hubfs re-read from disk cache | {summary['hubfs']['warm_wall']:.2f} s | | |")
-    print(f"ratio official/hubfs wall time: {summary['ratio_official_over_hubfs']:.2f}x")
+    print(json.dumps({k: v for k, v in summary.items() if k != "raw"}, indent=1))
     return 0 if summary["identical_output"] else 1
 
 

@@ -9,23 +9,26 @@ retries, timeouts and status mapping behave as in every other backend; record pa
 read whole, which lets that layer retry a page cut mid-body. Record streams are fetched
 by position (`start=P/S/J/N&count=K`): when the record count is known (a finished job's
 `stats`) pages are fetched several at a time and handed back strictly in order;
-otherwise they are fetched one after another until a short page. This module knows
-nothing of FUSE or of the node tree.
+otherwise they are fetched one after another until a short page. JSON lines pages can be
+handed back as the service's own bytes (`get_lines`: no decode, no encode), their record
+count checked; a page whose Content-Type is not what was asked (a proxy that ignores
+`Accept`) is refused. This module knows nothing of FUSE or of the node tree.
 """
 
-import collections
-import concurrent.futures
+import itertools
 import json
-import threading
+import os
 from urllib.parse import quote, urlsplit
 
 import msgpack
+import requests
 
 import hubfs
-from hubfs import errors
+from hubfs import errors, parallel
 from hubfs.http import DEFAULT_POLICY, HttpClient
 
 KINDS = ("items", "logs", "requests", "samples")
+MSGPACK_TYPE = "application/x-msgpack"
 # The storage API serves msgpack for these only; requests and every /stats are JSON.
 MSGPACK_KINDS = frozenset(("items", "logs", "samples"))
 # Kinds with a GET .../stats count; samples has none.
@@ -56,8 +59,8 @@ JOB_TIME_FIELDS = ("pending_time", "running_time", "finished_time")
 
 
 class Client:
-    """One remote's connection to the service: the two bases, the key, the HTTP pool
-    and the small thread pool that fetches record pages in parallel."""
+    """One remote's connection to the service: the two bases, the key and the HTTP pool;
+    record pages are fetched in parallel through `hubfs.parallel.ordered_map`."""
 
     def __init__(self, name, apikey, app_url, storage_url, policy=DEFAULT_POLICY,
                  parallel_pages=PARALLEL_PAGES, parallel_page=PARALLEL_PAGE,
@@ -73,12 +76,9 @@ class Client:
             name, auth=(apikey, ""),
             headers={"User-Agent": f"hubfs/{hubfs.__version__}"},
             policy=policy, pool_size=max(16, 2 * parallel_pages))
-        self._pool = None
-        self._pool_lock = threading.Lock()
+        _settle_environment(self.http.session, (self.app_url, self.storage_url))
 
     def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
         self.http.close()
 
     # -- Dash (app) API ---------------------------------------------------------------
@@ -162,6 +162,14 @@ class Client:
                 return
             start += len(page)
 
+    def activity(self, project):
+        """The project's activity events as the service's JSON lines (newest first, each
+        with its `_ts`), passed through."""
+        response = self.http.request("GET", self.url("activity", project),
+                                     params={"meta": "_ts"})
+        _check_type(response, self.name, "json")
+        return _json_lines_page(response.content, self.name, response)[0]
+
     def check_storage(self, project):
         """One cheap authenticated storage call (a one-job listing of *project*)."""
         self.http.request("GET", self.url("jobq", project, "list"),
@@ -179,32 +187,67 @@ class Client:
         return count if isinstance(count, int) and count >= 0 else None
 
     def get_records(self, kind, project, spider_id, job, start, count):
-        """One page: up to *count* records of a job stream from index *start*."""
+        """One page: up to *count* decoded records of a job stream from index *start*."""
         key = f"{project}/{spider_id}/{job}"
         params = {"start": f"{key}/{start}", "count": count}
+        url = self.url(kind, project, spider_id, job)
         if kind in MSGPACK_KINDS:
-            response = self.http.request("GET", self.url(kind, project, spider_id, job),
-                                         params=params,
-                                         headers={"Accept": "application/x-msgpack"})
+            response = self.http.request("GET", url, params=params,
+                                         headers={"Accept": MSGPACK_TYPE})
+            _check_type(response, self.name, MSGPACK_TYPE)
             return _unpack(response.content, self.name, response)
-        response = self.http.request("GET", self.url(kind, project, spider_id, job),
-                                     params=params)
+        response = self.http.request("GET", url, params=params)
+        _check_type(response, self.name, "json")
         return loads_lines(response.content, self.name, response)
 
-    def record_pages(self, kind, project, spider_id, job, start=0, total=None,
-                     transform=list):
-        """Yield `(transform(records), n)` per page of a job stream, in order, from
-        record index *start*.
+    def get_lines(self, kind, project, spider_id, job, start, count):
+        """One page as the service's own JSON lines: `(bytes, record count)`.
 
-        With *total* (the stats count) pages are fetched `parallel_pages` at a time;
-        a page shorter than asked is completed by more requests, the last page asks for
-        one record more than expected so that stale stats cannot hide data, and a stream
-        that ends before *total* raises `ServiceError`. Without it, pages come one by
-        one until a short page. *transform* runs in the worker (rendering a page while
-        the next ones download).
+        The bytes are passed through as served, never decoded: every record is one
+        newline-terminated line, so the count is the number of newlines. A body that is
+        not JSON lines (a proxy's HTML page, msgpack) raises `ServiceError`; one whose
+        last line lacks its newline was cut where the HTTP layer could not see it and
+        raises `Transient`.
+        """
+        key = f"{project}/{spider_id}/{job}"
+        params = {"start": f"{key}/{start}", "count": count}
+        # Accept stays requests' `*/*`, as the official client sends it in JSON mode.
+        response = self.http.request("GET", self.url(kind, project, spider_id, job),
+                                     params=params)
+        _check_type(response, self.name, "json")
+        return _json_lines_page(response.content, self.name, response)
+
+    def get_spider_lines(self, kind, project, spider_id, first_job, count):
+        """One page of the records of a spider's jobs from job *first_job* on, in key
+        order, split by job: `(jobs, short)`, where *jobs* maps each job number seen to
+        `(bytes, record count)` (its JSON lines as served, without the `_key` asked for
+        to split them) in the order seen, and *short* says the page ended the stream.
+
+        Raises `Unsplittable` when a record does not end with its `_key` (the service
+        appends it last; samples, which are arrays, get none): the caller then reads the
+        job alone."""
+        params = {"start": f"{project}/{spider_id}/{first_job}/0", "count": count,
+                  "meta": "_key"}
+        response = self.http.request("GET", self.url(kind, project, spider_id), params=params)
+        _check_type(response, self.name, "json")
+        body, lines = _json_lines_page(response.content, self.name, response)
+        return _split_by_job(body, f"{project}/{spider_id}/".encode()), lines < count
+
+    def record_pages(self, kind, project, spider_id, job, start=0, total=None,
+                     transform=list, max_pages=None):
+        """Yield `(chunk, n)` per page of a job stream, in order, from record index
+        *start*: *chunk* is `transform(records)` of the page's *n* decoded records, or
+        with *transform* None the page's own JSON lines bytes (`get_lines`).
+
+        With *total* (the stats count) pages are fetched `parallel_pages` at a time; a
+        page shorter than asked is completed by more requests, the last page asks for one
+        record more than expected so that stale stats cannot hide data, and a stream that ends before *total* raises `ServiceError`. Without it,
+        pages come one by one until a short page (or *max_pages* pages). *transform* runs
+        in the worker (rendering a page while the next ones download).
         """
         if total is None or start >= total:
-            yield from self._sequential_pages(kind, project, spider_id, job, start, transform)
+            yield from self._sequential_pages(kind, project, spider_id, job, start, transform,
+                                              max_pages)
             return
         fetch = (kind, project, spider_id, job)
         slots = []
@@ -213,70 +256,169 @@ class Client:
             size = min(self.parallel_page, total - offset)
             slots.append((offset, size, offset + size >= total))
             offset += size
-        pool = self._executor()
-        pending = collections.deque()
         more = False
-        try:
-            for slot in slots:
-                pending.append(pool.submit(self._fetch_slot, fetch, slot, total, transform))
-                if len(pending) >= self.parallel_pages:
-                    chunk, n, more = pending.popleft().result()
-                    yield chunk, n
-            while pending:
-                chunk, n, more = pending.popleft().result()
-                yield chunk, n
-        finally:
-            for future in pending:
-                future.cancel()
+        for chunk, n, more in parallel.ordered_map(
+                lambda slot: self._fetch_slot(fetch, slot, total, transform), slots,
+                self.parallel_pages):
+            yield chunk, n
         if more:
             # The last page held a record past the stats count: the stats were stale, so
             # read on until the stream really ends.
             yield from self._sequential_pages(kind, project, spider_id, job, total + 1,
                                               transform)
 
+    def _page(self, fetch, start, count, transform):
+        """`(payload, n)`: decoded records (a list) or, without *transform*, bytes."""
+        if transform is None:
+            return self.get_lines(*fetch, start, count)
+        records = self.get_records(*fetch, start, count)
+        return records, len(records)
+
     def _fetch_slot(self, fetch, slot, total, transform):
         """Fetch records [offset, offset+size) (+1 probe on the last slot) completely."""
         offset, size, last = slot
         want = size + 1 if last else size
-        records = []
-        while len(records) < want:
-            ask = want - len(records)
-            page = self.get_records(*fetch, offset + len(records), ask)
-            records.extend(page)
+        parts = []
+        got = 0
+        while got < want:
+            ask = want - got
+            payload, n = self._page(fetch, offset + got, ask, transform)
+            parts.append(payload)
+            got += n
             # Short of what was asked: a cap while the slot is not full (ask on), else
             # the end, which only the probe record of the last slot may hit.
-            if not page or (len(page) < ask and len(records) >= size):
+            if not n or (n < ask and got >= size):
                 break
-        if len(records) < size:
+        if got < size:
             kind, project, spider_id, job = fetch
             raise errors.ServiceError(
                 f"{self.name}: GET /{kind}/{project}/{spider_id}/{job}: the stream ended at "
-                f"record {offset + len(records)} but its stats count {total} records")
-        return transform(records), len(records), len(records) > size
+                f"record {offset + got} but its stats count {total} records")
+        if transform is None:
+            chunk = parts[0] if len(parts) == 1 else b"".join(parts)
+        else:
+            chunk = transform([record for part in parts for record in part])
+        return chunk, got, got > size
 
-    def _sequential_pages(self, kind, project, spider_id, job, start, transform):
+    def _sequential_pages(self, kind, project, spider_id, job, start, transform,
+                          max_pages=None):
+        fetch = (kind, project, spider_id, job)
         page_size = self.sequential_page
-        while True:
-            page = self.get_records(kind, project, spider_id, job, start, page_size)
-            if not page:
+        for _ in itertools.repeat(None, max_pages) if max_pages else itertools.repeat(None):
+            payload, n = self._page(fetch, start, page_size, transform)
+            if not n:
                 return
-            yield transform(page), len(page)
-            if len(page) < page_size:
+            yield (payload if transform is None else transform(payload)), n
+            if n < page_size:
                 return
-            start += len(page)
+            start += n
 
-    def _executor(self):
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=2 * self.parallel_pages,
-                    thread_name_prefix=f"hubfs-{self.name}-pages")
-            return self._pool
+class Unsplittable(ValueError):
+    """A page of several jobs' records that cannot be cut into jobs by their keys."""
+
+
+def _split_by_job(body, prefix):
+    """`{job: (bytes, count)}` of a keyed JSON lines page (see `get_spider_lines`)."""
+    jobs = {}
+    for line in body.split(b"\n"):
+        if not line:
+            continue
+        at = line.rfind(b'"_key":"')
+        if at < 1 or not line.endswith(b'"}'):
+            raise Unsplittable("a record without its _key last")
+        before = line[at - 1:at]
+        if before == b",":
+            record = line[:at - 1] + b"}\n"
+        elif before == b"{":
+            record = b"{}\n"
+        else:
+            raise Unsplittable("a _key inside a record")
+        key = line[at + 8:-2]
+        if not key.startswith(prefix):
+            raise Unsplittable("a key of another spider")
+        try:
+            job, index = (int(part) for part in key[len(prefix):].split(b"/"))
+        except ValueError:
+            raise Unsplittable(f"an unexpected key {key!r}") from None
+        parts = jobs.setdefault(job, [])
+        if index != len(parts):  # each job's records come complete, in order, from 0
+            raise Unsplittable(f"record {job}/{index} out of order")
+        parts.append(record)
+    return {job: (b"".join(parts), len(parts)) for job, parts in jobs.items()}
+
+
+def _settle_environment(session, urls):
+    """Read the proxy and CA settings of the environment once, not on every request.
+
+    requests looks them up again for each request it sends (about 0.5 ms: a third of
+    the client's CPU time in a metadata walk, where thousands of small requests go out).
+    When every base URL gets the same proxies, take them now and stop looking; when the
+    hosts differ (`no_proxy` names one of them) keep requests' per-request lookup."""
+    if not session.trust_env:
+        return
+    proxies = [requests.utils.get_environ_proxies(url) for url in urls]
+    if any(found != proxies[0] for found in proxies[1:]):
+        return
+    session.trust_env = False
+    session.proxies.update(proxies[0])
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
 
 
 def _where(response):
     request = response.request
     return f"{request.method} {request.path_url.split('?', 1)[0]}"
+
+
+def _check_type(response, name, wanted):
+    """Refuse a body whose Content-Type says it is not what was asked for: a proxy that
+    ignores `Accept` and answers JSON to a msgpack request (or HTML to anything) would
+    otherwise be decoded as garbage. *wanted* is a media type, or "json" for any JSON
+    form. An absent Content-Type passes (the service omits it on some empty answers)."""
+    given = (response.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if not given:
+        return
+    if wanted == "json":
+        ok = "json" in given
+    else:
+        ok = given == wanted
+    if not ok:
+        raise errors.ServiceError(f"{name}: {_where(response)}: answer is {given}, "
+                                  f"not {'JSON lines' if wanted == 'json' else wanted} "
+                                  "(a proxy that ignores Accept?)")
+
+
+def _json_lines_page(body, name, response):
+    """`(body, count)` of a JSON lines page passed through as served (see `get_lines`)."""
+    if not body:
+        return b"", 0
+    if not body.endswith(b"\n"):
+        last = body.rsplit(b"\n", 1)[-1]
+        try:
+            json.loads(last)
+        except ValueError:
+            raise errors.Transient(f"{name}: {_where(response)}: JSON lines answer ends "
+                                   "mid-record") from None
+        body += b"\n"
+    if body[:1] not in (b"{", b"[") or b"\n\n" in body:
+        # Blank lines or a body that is not records: take the slow, checked way.
+        records = loads_lines(body, name, response)
+        body = b"".join(_compact(record) for record in records)
+        return body, len(records)
+    return body, body.count(b"\n")
+
+
+_compact_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_compact_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def _compact(record):
+    """One record as a compact JSON line (`\\uXXXX` escapes for a lone surrogate)."""
+    try:
+        return _compact_text(record).encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return _compact_ascii(record).encode("ascii") + b"\n"
 
 
 def _loads(body, name, response):

@@ -13,7 +13,6 @@ line break cannot be shown on one line and is rendered as is; rewriting such a f
 replaces that tag by its pieces. The file stays mutable inside an immutable finished job.
 """
 
-from hubfs.errors import NotFound
 from hubfs.tree import File, Kind
 
 from . import validation
@@ -29,11 +28,7 @@ class TagsFile(File):
         self.job = job
 
     def _tags(self):
-        job = self.job
-        meta = job.site.client.job_meta(job.project, job.spider_id, job.job)
-        if meta is None:
-            raise NotFound(f"{job.site.name}: job {job.key} no longer exists")
-        tags = meta.get("tags") or []
+        tags = self.job.metadata().get("tags") or []
         return [tag for tag in tags if isinstance(tag, str)]
 
     def render(self, after=None):
@@ -43,6 +38,7 @@ class TagsFile(File):
 
     def commit(self, path, progress):
         wanted = validation.parse_tags(path)
+        self.job.forget_metadata()  # the difference is taken against the service's tags
         current = self._tags()
         # Compare stripped: a service tag with surrounding spaces, rendered and written
         # back unchanged, is the same tag (and must not be removed and re-added).
@@ -54,4 +50,7 @@ class TagsFile(File):
         job = self.job
         form = [("project", str(job.project)), ("job", job.key)]
         form += [("add_tag", tag) for tag in add] + [("remove_tag", tag) for tag in remove]
-        job.site.client.dash("jobs/update.json", data=form)
+        try:
+            job.site.client.dash("jobs/update.json", data=form)
+        finally:
+            job.forget_metadata()  # a failed send may still have been applied

@@ -5,6 +5,7 @@
     meta.json  items.jl  logs.jl  log.txt  requests.jl  samples.jl  tags
 <remote>/<project-id>/collections/...   (collections.py)
 <remote>/<project-id>/frontier/...      (frontier.py)
+<remote>/<project-id>/activity.jl       the project's activity events
 ```
 Projects come from the key's project list (or the `projects` option), spiders from the
 project's spider list, jobs from the job queue, newest first, every state, one request
@@ -21,6 +22,10 @@ formats are in `render.py`.
 """
 
 import hashlib
+import json
+import threading
+
+import cachetools
 
 from hubfs import stats
 from hubfs.errors import NotFound, ServiceError
@@ -31,25 +36,37 @@ from .stores import CollectionsDir
 from .collections_api import CollectionsAPI
 from .frontier import FrontiersDir
 from .frontier_api import FrontierAPI
+from .job_batches import JobBatches
 from .tags import TagsFile
 
 IMMUTABLE_STATES = frozenset(("finished", "deleted"))
-# The record files of a job: file name, stream, page renderer (listing order).
+# The record files of a job: file name, stream, page renderer (listing order). None: the
+# service's own JSON lines, passed through (render.py); else decoded records rendered.
 RECORD_FILES = (
-    ("items.jl", "items", render.json_lines),
-    ("logs.jl", "logs", render.json_lines),
+    ("items.jl", "items", None),
+    ("logs.jl", "logs", None),
     ("log.txt", "logs", render.log_lines),
-    ("requests.jl", "requests", render.json_lines),
-    ("samples.jl", "samples", render.json_lines),
+    ("requests.jl", "requests", None),
+    ("samples.jl", "samples", None),
 )
+# Metadata of this many finished jobs is kept per remote (about 1 KiB each), so that a
+# second walk over a project asks nothing for them (meta.json and tags).
+FINISHED_META_CACHE = 20_000
+# Metadata fields never shown in a mounted meta.json: the job's `auth` token is a
+# credential for the job's data (the service sends it to running jobs).
+SECRET_META = frozenset(("auth",))
+# Streams whose records carry a `_key` the service appends last, so that a page of
+# several jobs can be cut into jobs (job_batches.py); samples are arrays and carry none.
+BATCHED_STREAMS = frozenset(("items", "logs", "requests"))
 
 
 class Site:
     """What every node of one remote shares: the client, the remote's start time, the
     optional fixed project list and the cache-key prefix."""
 
-    def __init__(self, client, started, projects=None):
+    def __init__(self, client, started, projects=None, fstat_during_render="wait"):
         self.client = client
+        self.fstat_during_render = fstat_during_render
         self.name = client.name
         self.started = started
         self.projects = projects
@@ -57,6 +74,34 @@ class Site:
         self.cache_prefix = f"scrapinghub/{render.FORMAT_VERSION}/{host}"
         self.collections = CollectionsAPI(client)
         self.frontier = FrontierAPI(client)
+        self.batches = JobBatches(client)
+        self._finished_meta = cachetools.LRUCache(FINISHED_META_CACHE)
+        self._meta_lock = threading.Lock()
+
+    def job_meta(self, project, spider_id, job):
+        """Job P/S/J's metadata (None when the job does not exist), without secrets.
+
+        A finished or deleted job's metadata is kept once read: nothing about the job
+        changes after it ends except through its `tags` file, whose commit calls
+        `forget_job_meta` (a tag changed elsewhere shows after the entry ages out or at
+        the next mount)."""
+        key = (project, spider_id, job)
+        with self._meta_lock:
+            meta = self._finished_meta.get(key)
+        if meta is not None:
+            return meta
+        meta = self.client.job_meta(project, spider_id, job)
+        if meta is None:
+            return None
+        meta = {name: value for name, value in meta.items() if name not in SECRET_META}
+        if meta.get("state") in IMMUTABLE_STATES:
+            with self._meta_lock:
+                self._finished_meta[key] = meta
+        return meta
+
+    def forget_job_meta(self, project, spider_id, job):
+        with self._meta_lock:
+            self._finished_meta.pop((project, spider_id, job), None)
 
 
 def number(name):
@@ -131,7 +176,24 @@ class SpidersDir(Dir):
         return SpiderDir(self.site, self.project, name, spider_id)
 
 
-ProjectDir.SECTIONS = (SpidersDir, CollectionsDir, FrontiersDir)
+class ActivityFile(File):
+    """`activity.jl`: the project's activity (job scheduled, cancelled, ...), newest
+    first, one event per line as the storage API gives it, with its `_ts` (ms). Re-read
+    whenever its attributes expire: events keep arriving."""
+
+    NAME = "activity.jl"
+    kind = Kind.RENDERED
+
+    def __init__(self, site, project):
+        super().__init__(self.NAME, site.started, immutable=False)
+        self.site = site
+        self.project = project
+
+    def render(self, after=None):
+        yield self.site.client.activity(self.project), None
+
+
+ProjectDir.SECTIONS = (SpidersDir, CollectionsDir, FrontiersDir, ActivityFile)
 
 
 class SpiderDir(Dir):
@@ -172,7 +234,7 @@ class SpiderDir(Dir):
             raise NotFound(f"{self.site.name}: no job {name!r} of spider {self.name!r} "
                            "(job names are numbers)")
         spider_id = self.spider_id()
-        meta = self.site.client.job_meta(self.project, spider_id, job)
+        meta = self.site.job_meta(self.project, spider_id, job)
         if meta is None or meta.get("spider", self.name) != self.name:
             raise NotFound(f"{self.site.name}: no job {self.project}/{spider_id}/{job} "
                            f"of spider {self.name!r}")
@@ -190,6 +252,8 @@ class JobDir(StaticDir):
         self.state = info.get("state")
         mtime = job_mtime(info, site.started)
         immutable = self.state in IMMUTABLE_STATES
+        if immutable:
+            site.batches.finished(project, spider_id, job)
         files = [MetaFile(self, mtime)] + [
             RecordFile(self, name, source, renderer, mtime, immutable)
             for name, source, renderer in RECORD_FILES] + [TagsFile(self, mtime)]
@@ -198,6 +262,16 @@ class JobDir(StaticDir):
     @property
     def key(self):
         return f"{self.project}/{self.spider_id}/{self.job}"
+
+    def metadata(self):
+        """The job's metadata dict (secrets removed); NotFound when the job is gone."""
+        meta = self.site.job_meta(self.project, self.spider_id, self.job)
+        if meta is None:
+            raise NotFound(f"{self.site.name}: job {self.key} no longer exists")
+        return meta
+
+    def forget_metadata(self):
+        self.site.forget_job_meta(self.project, self.spider_id, self.job)
 
 
 class MetaFile(File):
@@ -210,11 +284,7 @@ class MetaFile(File):
         self.job = job
 
     def render(self, after=None):
-        job = self.job
-        meta = job.site.client.job_meta(job.project, job.spider_id, job.job)
-        if meta is None:
-            raise NotFound(f"{job.site.name}: job {job.key} no longer exists")
-        yield render.meta_json(meta), None
+        yield render.meta_json(self.job.metadata()), None
 
 
 class RecordFile(File):
@@ -227,6 +297,8 @@ class RecordFile(File):
         self.page_renderer = page_renderer
         self.kind = Kind.RENDERED if immutable else Kind.GROWING
         self.appendable = not immutable
+        # Read by the core's content manager (hubfs.fuse.content): "wait" or "partial".
+        self.fstat_during_render = job.site.fstat_during_render
 
     def cache_key(self):
         if not self.immutable:
@@ -236,20 +308,55 @@ class RecordFile(File):
     def render(self, after=None):
         job = self.job
         client = job.site.client
+        where = (self.source, job.project, job.spider_id, job.job)
         start = cursor = 0 if after is None else int(after)
-        # Only a finished job's count is final; a growing stream is read to its end.
-        total = (client.record_count(self.source, job.project, job.spider_id, job.job)
-                 if self.immutable else None)
-        stats.report(records=start, expected=total)  # `hubfs status`: N of total records
-        pages = client.record_pages(self.source, job.project, job.spider_id, job.job,
-                                    start, total, transform=self.page_renderer)
+        if self.immutable and after is None and self.source in BATCHED_STREAMS:
+            batched = job.site.batches.records(*where)
+            if batched is not None:
+                yield self._from_batch(*batched), batched[1]
+                return
         try:
+            if self.immutable:
+                # A finished job: one page first (most jobs fit in it, and no stats are
+                # asked then); a full one means more, so take the final count from the
+                # stats and fetch the rest several pages at a time.
+                pages = client.record_pages(*where, start, None, self.page_renderer,
+                                            max_pages=1)
+                for chunk, count in pages:
+                    cursor += count
+                    stats.report(records=cursor)
+                    yield chunk, cursor
+                if cursor - start < client.sequential_page:
+                    pages = ()
+                else:
+                    total = client.record_count(*where)
+                    stats.report(records=cursor, expected=total)  # `hubfs status`: N of total
+                    pages = client.record_pages(*where, cursor, total, self.page_renderer)
+            else:
+                # A growing stream is read to its end.
+                pages = client.record_pages(*where, start, None, self.page_renderer)
             for chunk, count in pages:
                 cursor += count
                 stats.report(records=cursor)
                 yield chunk, cursor
         except render.RenderError as exc:
             raise ServiceError(f"{job.site.name}: {job.key}/{self.name}: {exc}") from None
+        if self.immutable and after is None and self.source in BATCHED_STREAMS:
+            job.site.batches.rendered(*where[:3], cursor)
         if cursor == start:
             # Nothing (new): still hand back a cursor, so the next snapshot can extend.
             yield b"", cursor
+
+    def _from_batch(self, data, count):
+        """This file's bytes from the stream's JSON lines read in a batch."""
+        if self.page_renderer is None or not data:
+            return data
+        try:
+            records = json.loads(b"[" + data.replace(b"\n", b",")[:-1] + b"]")
+        except ValueError:
+            raise ServiceError(f"{self.job.site.name}: {self.job.key}/{self.name}: a batch "
+                               "of records is not JSON lines") from None
+        try:
+            return self.page_renderer(records)
+        except render.RenderError as exc:
+            raise ServiceError(f"{self.job.site.name}: {self.job.key}/{self.name}: {exc}") from None

@@ -85,25 +85,26 @@ class ContentCache:
         return size
 
     def store(self, key, chunks):
-        """Write the byte chunks of *key* into the cache and return `(path, size)`.
-
-        The file appears under its final name only once complete, so a crash or a failed
-        render never leaves a short file to be served later.
-        """
-        name = self._name(key)
-        # The pid in the temp name tells a later process whether the file is a crash's
-        # leftover or still being written by a live mount sharing this directory.
-        fd, tmp = tempfile.mkstemp(prefix=f".render-{os.getpid()}-", dir=self.content_dir)
+        """Write the byte chunks of *key* into the cache and return `(path, size)`."""
+        entry = self.begin(key)
         try:
-            with os.fdopen(fd, "wb", buffering=1 << 20) as out:
-                for chunk, _cursor in chunks:
-                    out.write(chunk)
-                size = out.tell()
-            path = os.path.join(self.content_dir, name)
-            os.replace(tmp, path)
+            for chunk, _cursor in chunks:
+                entry.write(chunk)
         except BaseException:
-            os.unlink(tmp)
+            entry.abort()
             raise
+        return entry.commit()
+
+    def begin(self, key):
+        """A `PendingEntry` for *key*: a file written in order, readable by others while
+        it grows, that joins the cache under its final name only at `commit()`, so a
+        crash or a failed render never leaves a short file to be served later."""
+        return PendingEntry(self, key)
+
+    def _commit(self, key, tmp, size):
+        name = self._name(key)
+        path = os.path.join(self.content_dir, name)
+        os.replace(tmp, path)
         with self._lock:
             self._total += size - self._index.pop(name, 0)
             self._index[name] = size
@@ -135,6 +136,41 @@ class ContentCache:
     @property
     def total_bytes(self):
         return self._total
+
+
+class PendingEntry:
+    """One cache entry being written (see `ContentCache.begin`). Blocking methods."""
+
+    def __init__(self, cache, key):
+        self._cache = cache
+        self.key = key
+        # The pid in the temp name tells a later process whether the file is a
+        # crash's leftover or still being written by a live mount sharing this directory.
+        self._fd, self.path = tempfile.mkstemp(prefix=f".render-{os.getpid()}-",
+                                               dir=cache.content_dir)
+        self.size = 0
+
+    def write(self, chunk):
+        view = memoryview(chunk)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self.size += len(chunk)
+
+    def commit(self):
+        """Make the entry part of the cache; return `(path, size)`."""
+        os.close(self._fd)
+        self._fd = None
+        return self._cache._commit(self.key, self.path, self.size)
+
+    def abort(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
 
 
 def _left_by_dead_process(temp_name):

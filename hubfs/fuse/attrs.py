@@ -18,8 +18,10 @@ MUTABLE_TIMEOUT = 1.0
 BLOCK_SIZE = 128 * 1024  # what FUSE reads per request; tools size their buffers on it
 
 
-def entry_attributes(number, node, size, writable=False):
-    """Attributes of inode *number* holding *node*; *size* None means "not known yet"."""
+def entry_attributes(number, node, size, writable=False, exact=True):
+    """Attributes of inode *number* holding *node*; *size* None means "not known yet",
+    and *exact* False a size that is only a lower bound (a file still rendering): both
+    get an attribute timeout of 0."""
     attrs = pyfuse3.EntryAttributes()
     attrs.st_ino = number
     attrs.generation = 0
@@ -40,5 +42,5 @@ def entry_attributes(number, node, size, writable=False):
     timeout = node.ttl if node.ttl is not None else (IMMUTABLE_TIMEOUT if node.immutable
                                                      else MUTABLE_TIMEOUT)
     attrs.entry_timeout = timeout
-    attrs.attr_timeout = timeout if (node.is_dir or size is not None) else 0
+    attrs.attr_timeout = timeout if (node.is_dir or (size is not None and exact)) else 0
     return attrs

@@ -185,7 +185,12 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
     operations = HubfsOperations(root_node, content_cache, spool, read_only=read_only,
                                  remote_name=remote_name,
                                  blocks=BlockCache(memory_budget) if memory_budget else None)
-    options = set(pyfuse3.default_options)
+    # Not pyfuse3's default_permissions: with it the kernel asks getattr before every
+    # open to check the mode bits, and for a file still rendering that getattr must wait
+    # for the exact size, so `head -1` would wait for the whole render. The mount is
+    # private to its user (no allow_other), and every write is refused or accepted by
+    # the daemon itself (EROFS at open), so the kernel's mode check adds nothing.
+    options = set(pyfuse3.default_options) - {"default_permissions"}
     # fsname is shown by `mount`/`df`; a bare "hubfs" would be taken for a relative path,
     # and a comma would split the FUSE options (two remotes are joined with "+").
     shown = "+".join(re.sub(r"[^A-Za-z0-9_.+-]", "_", name) for name in sorted(remotes))

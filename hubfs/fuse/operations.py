@@ -21,12 +21,13 @@ from hubfs.cache.blocks import BlockCache
 from hubfs.cache.listings import ListingCache
 from hubfs.fuse.attrs import entry_attributes
 from hubfs.fuse.changes import ChangeOperations
-from hubfs.fuse.content import ContentManager
+from hubfs.fuse.content import ContentManager, StreamHandle, streams
 from hubfs.fuse.guard import fuse_op
 from hubfs.fuse.handles import DirHandle, FileHandle, HandleTable
 from hubfs.fuse.inodes import InodeTable
 from hubfs.fuse.writing import Writer, WriteHandle
 from hubfs.readahead import SizedReader
+from hubfs.render.walk_prefetch import WalkPrefetch
 from hubfs.tree import Kind
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         self.inodes = InodeTable(root_node)
         self.listings = ListingCache()
         self.content = ContentManager(content_cache, self.limiter, locate=self.locate)
+        self.prefetch = WalkPrefetch(self.content, self.limiter)
         self.writer = Writer(spool, self.remote_limiter, self.locate, self.resolve)
         self.files = HandleTable()
         self.dirs = HandleTable()
@@ -154,7 +156,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         limiter = self.limiter if inode is None else self.limiter_of(inode)
         return await trio.to_thread.run_sync(fn, *args, limiter=limiter)
 
-    async def _attributes(self, inode, render):
+    async def _attributes(self, inode, render, pid=None):
         node = inode.node
         if node.is_dir:
             return self._entry_attributes(inode, 0)
@@ -163,12 +165,16 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
             return self._write_attributes(inode, size)
         size = self.content.known_size(inode.number, node)
         if size is None and render:
+            partial = self.content.partial_size(node, pid)
+            if partial is not None:  # an opt-in early answer to a reader's fstat
+                return self._entry_attributes(inode, partial, exact=False)
             size = (await self.content.ensure(inode.number, node)).size
         return self._entry_attributes(inode, size)
 
-    def _entry_attributes(self, inode, size):
+    def _entry_attributes(self, inode, size, exact=True):
         writable = getattr(inode.node, "writable", False) and not self.read_only
-        attrs = entry_attributes(inode.number, inode.node, size, writable=writable)
+        attrs = entry_attributes(inode.number, inode.node, size, writable=writable,
+                                 exact=exact)
         mtime = self.mtimes.get(inode.number)
         if mtime is not None:
             attrs.st_mtime_ns = mtime
@@ -228,7 +234,8 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
 
     @fuse_op
     async def getattr(self, inode, ctx=None):
-        return await self._attributes(self._inode(inode), render=True)
+        return await self._attributes(self._inode(inode), render=True,
+                                      pid=ctx.pid if ctx is not None else None)
 
     @fuse_op
     async def statfs(self, ctx):
@@ -252,6 +259,10 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         directory = self._inode(inode)
         if not directory.node.is_dir:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
+        if directory.node.immutable:
+            # A walk through sibling directories renders their files ahead of it.
+            self.prefetch.opened(directory.parent, directory.name,
+                                 self.listings.listing(directory.parent))
         local = [node for (parent, _), node in self.local.items() if parent == inode]
         cached = self.listings.listing(inode)
         if cached is not None:
@@ -305,7 +316,20 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
             return await self._open_for_writing(inode, node, flags)
         if node.kind is Kind.SIZED:
             return self._open_sized(inode, node)
+        if streams(node):
+            content, stream = await self.content.open_reader(inode, node, getattr(ctx, "pid", None))
+            if stream is not None:
+                # Still rendering: the kernel cannot know the size, so every read comes
+                # here (direct_io) and is answered from the bytes already on disk.
+                info = pyfuse3.FileInfo(fh=self.files.add(stream))
+                info.direct_io = True
+                info.keep_cache = False
+                return info
+            return self._open_content(inode, node, content)
         content = await self.content.ensure(inode, node)
+        return self._open_content(inode, node, content)
+
+    def _open_content(self, inode, node, content):
         fd = os.open(content.path, os.O_RDONLY) if content.path else None
         fh = self.files.add(FileHandle(inode, node, fd, content.size))
         info = pyfuse3.FileInfo(fh=fh)
@@ -338,6 +362,8 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EBADF)
         if isinstance(handle, WriteHandle):
             return self.writer.read(handle, off, size)
+        if isinstance(handle, StreamHandle):
+            return await handle.read(off, size)
         size = max(0, min(size, handle.length - off))
         if size == 0:
             return b""

@@ -104,7 +104,8 @@ def test_tree_walk(remote, emu):
     root = remote.root()
     assert [p.name for p in root.children()] == ["101", "102", "103"]
     project = root.child("101")
-    assert [n.name for n in project.children()] == ["spiders", "collections", "frontier"]
+    assert [n.name for n in project.children()] == ["spiders", "collections", "frontier",
+                                                    "activity.jl"]
     spiders = project.child("spiders")
     assert [s.name for s in spiders.children()] == ["authors", "books", "quotes"]
     books = next(s for s in spiders.children() if s.name == "books")
@@ -250,18 +251,27 @@ def test_parallel_pages_request_count_and_order(remote, emu, official):
     emu.server.requests.clear()
     chunks = list(node.render())
     paths = [e["path"] for e in emu.server.requests.entries()]
-    assert paths == ["/items/101/1/3/stats"] + ["/items/101/1/3"] * 7
-    assert [cursor for _, cursor in chunks] == [300, 600, 900, 1200, 1500, 1800, 2000]
+    # One first page (most jobs end there, with no stats asked), then the stats count
+    # and the rest in parallel pages.
+    assert paths == ["/items/101/1/3", "/items/101/1/3/stats"] + ["/items/101/1/3"] * 4
+    assert [cursor for _, cursor in chunks] == [1000, 1300, 1600, 1900, 2000]
     assert b"".join(c for c, _ in chunks) == jl(official.get_job("101/1/3").items.iter())
 
 
 def test_capped_pages_still_complete(remote, emu, official):
     """A service that serves fewer records per page than asked costs requests, not data."""
     client = remote.client
-    real = client.get_records
-    client.get_records = lambda *args: real(*args[:-1], min(args[-1], 170))
-    expected = jl(official.get_job("101/1/2").items.iter())
-    assert render(job_dir(remote, "101/books/2").child("items.jl"))[0] == expected
+    client.parallel_page = 400
+    # Pages of up to 1000 records are honoured (the official client's page size: a short
+    # one is the end); a larger page may be capped.
+    for name in ("get_records", "get_lines"):
+        real = getattr(client, name)
+        setattr(client, name, lambda *args, real=real: real(
+            *args[:-1], args[-1] if args[-1] <= client.sequential_page else 170))
+    expected = jl(official.get_job("101/1/3").items.iter())
+    assert render(job_dir(remote, "101/books/3").child("items.jl"))[0] == expected
+    expected = log_txt(official.get_job("101/1/3").logs.iter())
+    assert render(job_dir(remote, "101/books/3").child("log.txt"))[0] == expected
 
 
 def test_stale_stats(remote, emu, official):
@@ -308,14 +318,30 @@ def test_growing_files_extend_from_cursor(remote, emu, official):
     assert render(text)[0] == text_before + log_txt(new_logs)
 
 
-def test_meta_json_is_reread(remote, emu, official):
-    node = job_dir(remote, "103/feeds/3").child("meta.json")
+def test_meta_json_of_a_running_job_is_reread(remote, emu, official):
+    node = job_dir(remote, "103/news/5").child("meta.json")
     first, _ = render(node)
-    requests.post(f"{emu.url}jobs/103/2/3/reviewed", data=b'"yes"',
+    requests.post(f"{emu.url}jobs/103/1/5/reviewed", data=b'"yes"',
                   auth=(DEMO_APIKEY, ""), timeout=10).raise_for_status()
     second, _ = render(node)
     assert first != second and b'"reviewed": "yes"' in second
-    assert second == official_export(official, "103/2/3")["meta.json"]
+    assert second == official_export(official, "103/1/5")["meta.json"]
+
+
+def test_finished_job_metadata_is_read_once(remote, emu, official):
+    """A finished job's metadata does not change: meta.json and tags share one request,
+    and a second walk asks nothing."""
+    expected_tags = official.get_job("103/2/3").metadata.get("tags")
+    emu.server.requests.clear()
+    job = job_dir(remote, "103/feeds/3")
+    meta, _ = render(job.child("meta.json"))
+    tags, _ = render(job.child("tags"))
+    again = job_dir(remote, "103/feeds/3")  # a new node, as after a listing expired
+    assert render(again.child("meta.json"))[0] == meta
+    assert tags == b"".join(tag.encode() + b"\n" for tag in expected_tags)
+    # The lookup of job 3 asked, then nothing more.
+    assert [e["path"] for e in storage_requests(emu, "/jobs/")] == ["/jobs/103/2/3"]
+    assert meta == official_export(official, "103/2/3")["meta.json"]
 
 
 # ----------------------------------------------------------------------------- errors
@@ -367,8 +393,9 @@ def test_check_passes_with_the_right_key(remote, emu):
 def test_faults_on_a_page_are_retried(remote, emu, official, fault):
     remote.client.parallel_page = 400
     expected = jl(official.get_job("101/1/3").items.iter())
-    # Hit the second page of items (start=.../400), and a page of the growing path too.
-    emu.server.faults.add(path=r"^/items/101/1/3$", query="%2F400&", **fault)
+    # Hit the second parallel page of items (start=.../1400, after the first page of
+    # 1000 and one of 400), and a page of the growing path too.
+    emu.server.faults.add(path=r"^/items/101/1/3$", query="%2F1400&", **fault)
     emu.server.faults.add(path=r"^/items/101/1/5$", **fault)
     started = time.monotonic()
     assert render(job_dir(remote, "101/books/3").child("items.jl"))[0] == expected
@@ -381,14 +408,42 @@ def test_faults_on_a_page_are_retried(remote, emu, official, fault):
 
 def test_fault_that_never_clears_raises(remote, emu):
     remote.client.parallel_page = 400
-    emu.server.faults.add(path=r"^/items/101/1/3$", query="%2F1200&", status=503, times=-1)
+    emu.server.faults.add(path=r"^/items/101/1/3$", query="%2F1800&", status=503, times=-1)
     received = []
     with pytest.raises(Transient) as err:
         for chunk, cursor in job_dir(remote, "101/books/3").child("items.jl").render():
             received.append(cursor)
     assert "shtest" in str(err.value) and "/items/101/1/3" in str(err.value)
-    assert received == [400, 800, 1200]  # in order, up to the failing page, then an error
+    assert received == [1000, 1400, 1800]  # in order, up to the failing page, then an error
     emu.server.faults.clear()
     emu.server.faults.add(path=r"^/logs/101/1/5$", cut_after=10, times=-1)
     with pytest.raises(Transient):
         render(job_dir(remote, "101/books/5").child("log.txt"))
+
+
+# ----------------------------------------------------------------------------- activity
+
+def test_activity_file_holds_the_project_events(remote, emu, official):
+    node = remote.root().child("102").child("activity.jl")
+    assert not node.immutable  # events keep arriving
+    data, _ = render(node)
+    expected = list(official.get_project(102).activity.iter(meta=["_ts"]))
+    assert [json.loads(line) for line in data.splitlines()] == expected
+    official.get_project(102).activity.add([{"event": "job:cancelled", "job": "102/1/4",
+                                             "user": "tester"}])
+    newest = json.loads(render(node)[0].split(b"\n", 1)[0])
+    assert (newest["event"], newest["job"], newest["user"]) == ("job:cancelled", "102/1/4",
+                                                                "tester")
+
+
+def test_meta_json_never_shows_a_job_token(remote, emu):
+    """Were the service to send a running job's `auth` token in its metadata, the mount
+    would still not show it: it is a credential for the job's data."""
+    job = emu.state.job_by_key("103/1/5")
+    job.meta["auth"] = "eyJhbGciOiJIUzI1NiJ9.e30.secret-token"
+    try:
+        data, _ = render(job_dir(remote, "103/news/5").child("meta.json"))
+    finally:
+        del job.meta["auth"]
+    assert b"secret-token" not in data and b'"auth"' not in data
+    assert json.loads(data)["state"] == "running"

@@ -117,7 +117,8 @@ def test_project_sections_and_store_listing(remote, emu, official):
     official.get_project(101).collections.get_versioned_cached_store("caches").set(
         {"_key": "k1", "v": 1})
     project = remote.root().child("101")
-    assert [n.name for n in project.children()] == ["spiders", "collections", "frontier"]
+    assert [n.name for n in project.children()] == ["spiders", "collections", "frontier",
+                                                    "activity.jl"]
     clear_log(emu)
     colls = project.child("collections")
     listed = {n.name: n for n in colls.children()}

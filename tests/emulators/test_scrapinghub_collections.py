@@ -100,7 +100,7 @@ def test_unknown_project_and_wrong_key(emu):
 def test_job_credentials_reach_their_own_project_only(emu):
     hs = make_client(emu)._hsclient
     pushed = hs.push_job(101, "books", state="running")
-    token = emu.state.job_by_key(pushed.key).meta["auth"]  # what push/startjob hand the job
+    token = emu.state.job_by_key(pushed.key).token  # what push/startjob hand the job
     job_client = ScrapinghubClient((pushed.key, token), dash_endpoint=emu.url + "api/",
                                    endpoint=emu.url)
     store = job_client.get_project(101).collections.get_store("prices")

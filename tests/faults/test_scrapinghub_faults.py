@@ -64,7 +64,9 @@ def test_transient_faults_on_item_pages_still_read_byte_exact(mount, emulator, f
     project, spider, number = job
     spider_id = {"books": 1, "products": 1, "news": 1}[spider]
     expected = official_export(emulator.url, f"{project}/{spider_id}/{number}")
-    rule = emulator.server.faults.add(method="GET", path=rf"^/items/{project}/{spider_id}/{number}$",
+    # Reads of jobs of one spider in a row may come as one page across the spider's jobs
+    # (a walk: backends/scrapinghub/job_batches.py): the fault hits that page then.
+    rule = emulator.server.faults.add(method="GET", path=rf"^/items/{project}/{spider_id}(/{number})?$",
                                       **fault)
     assert read(job_file(mount, project, spider, number)) == expected
     assert rule.applied >= 1  # the fault really happened

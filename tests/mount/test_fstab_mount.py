@@ -103,7 +103,8 @@ def test_mount_t_fuse_hubfs_with_allow_other(helpers, config, mnt, tmp_path):
     assert result.returncode == 0, result.stderr
     try:
         assert "allow_other" in mountinfo_options(mnt)
-        assert sorted(os.listdir(os.path.join(mnt, "101"))) == ["collections", "frontier", "spiders"]
+        assert sorted(os.listdir(os.path.join(mnt, "101"))) == ["activity.jl", "collections",
+                                                               "frontier", "spiders"]
     finally:
         assert run("umount", mnt).returncode == 0
     assert not is_mounted(mnt)

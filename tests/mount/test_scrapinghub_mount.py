@@ -60,7 +60,7 @@ def path(mount, *parts):
 def test_tree_lists_projects_spiders_jobs(mount):
     assert os.listdir(mount.path) == ["zyte"]
     assert sorted(os.listdir(path(mount))) == ["101", "102", "103"]
-    assert os.listdir(path(mount, "101")) == ["spiders", "collections", "frontier"]
+    assert os.listdir(path(mount, "101")) == ["spiders", "collections", "frontier", "activity.jl"]
     assert sorted(os.listdir(path(mount, "101", "spiders"))) == ["authors", "books", "quotes"]
     assert os.listdir(path(mount, "101", "spiders", "books")) == ["6", "5", "4", "3", "2", "1"]
     assert sorted(os.listdir(path(mount, JOB))) == sorted(
@@ -163,7 +163,8 @@ def test_finished_job_is_served_from_disk_cache_by_a_later_mount(emulator, confi
     with Mount(tmp_path, config) as second:  # same --cache-dir
         with open(path(second, "101", "spiders", "books", "4", "items.jl"), "rb") as fh:
             assert fh.read() == expected
-    assert not [r for r in emulator_requests(emulator.url) if r["path"].startswith("/items/")]
+    # (Other mounts of this module may still be rendering ahead of an earlier walk.)
+    assert not [r for r in emulator_requests(emulator.url) if r["path"].startswith("/items/101/1")]
 
 
 def test_running_job_reads_consistent_snapshots(mount, emulator):

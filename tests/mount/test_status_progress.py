@@ -61,7 +61,8 @@ def test_status_shows_counters_cache_and_a_render_in_flight(sh_clean, tmp_path):
                           if a["path"] == "/zyte/" + "/".join(JOB_FILE)]
             assert activity["records_expected"] == 2000 and activity["records_done"] < 2000
             text = hubfs("status").stdout
-            assert "render /zyte/101/spiders/books/3/items.jl: 0 of 2,000 records" in text
+            # The count is known after the first page (1,000 records, then the stats).
+            assert "render /zyte/101/spiders/books/3/items.jl: 1,000 of 2,000 records" in text
         finally:
             sh_clean.server.faults.clear()
             reader.join()

@@ -151,12 +151,24 @@ def test_growing_file_snapshots_per_open(ops, tree, monkeypatch):
 
 
 def test_failed_render_is_eio_never_short(ops, tree):
+    """The render fails after two records: `stat` is EIO, and an `open` either fails with
+    EIO (the failure came first) or reads exactly what was rendered and then EIO, never
+    a short file. tests/unit/test_render_streaming.py holds the render at each step."""
     async def main():
         number = await lookup_path(ops, "job", "bad.jl")
-        for call in (ops.getattr(number), ops.open(number, os.O_RDONLY, None)):
+        with pytest.raises(pyfuse3.FUSEError) as raised:
+            await ops.getattr(number)
+        assert raised.value.errno == errno.EIO
+        try:
+            info = await ops.open(number, os.O_RDONLY, None)
+        except pyfuse3.FUSEError as exc:
+            assert exc.errno == errno.EIO
+        else:
             with pytest.raises(pyfuse3.FUSEError) as raised:
-                await call
+                await ops.read(info.fh, 0, 100)
             assert raised.value.errno == errno.EIO
+            await ops.release(info.fh)
+        assert len(tree["bad"].renders) == 2  # each failed render is tried again
 
     run(main)
 

@@ -219,7 +219,7 @@ class StorageAPI:
         except DuplicateJob as exc:
             # Recorded behaviour: a duplicate `unique` is a 200 with an error object.
             return jsonlines_response([{"request": params, "error": str(exc)}])
-        return jsonlines_response([{"key": job.key, "auth": job.meta.get("auth")}])
+        return jsonlines_response([{"key": job.key, "auth": job.token}])
 
     def jobq_startjob(self, request: Request) -> Response:
         project = self._project(request, jobq_error)
@@ -228,7 +228,7 @@ class StorageAPI:
         job = self.state.start_next(project.id, params)
         if job is None:
             return empty_response(content_type=JSONLINES_CT)
-        return jsonlines_response([dict(job.meta, key=job.key)])
+        return jsonlines_response([dict(job.meta, key=job.key, auth=job.token)])
 
     def jobq_cancel_job(self, request: Request) -> Response:
         job = self._job(request, jobq_error)
@@ -274,6 +274,28 @@ class StorageAPI:
                 break
             out.append(self.state.summary_record(job, None, now))
         return jsonlines_response(out)
+
+    # ------------------------------------------------------------------ activity
+
+    def get_activity(self, request: Request) -> Response:
+        """`GET activity/P[?count=N][&meta=_ts]`: events newest first."""
+        project = self._project(request)
+        count = query_int(request, "count")
+        with_ts = "_ts" in request.query.getlist("meta")
+        out = []
+        for ts, event in self.state.activity(project.id, count):
+            out.append(dict(event, _ts=ts) if with_ts else event)
+        return jsonlines_response(out)
+
+    def post_activity(self, request: Request) -> Response:
+        """`POST activity/P`: one JSON object per line, each one event."""
+        project = self._project(request)
+        events = body_lines(request)
+        if not all(isinstance(event, dict) for event in events):
+            raise storage_error(400, "Error parsing data, an event must be a JSON object")
+        for event in events:
+            self.state.record_activity(project.id, event)
+        return empty_response()
 
     # ------------------------------------------------------------------ job metadata
 

@@ -57,6 +57,9 @@ def build_router(storage: StorageAPI, dash: DashAPI, collections: CollectionsAPI
     r.add("POST", rf"/jobq/{P}/cancel", storage.jobq_cancel)
     r.add("POST", rf"/jobq/{P}/{S}/{J}/cancel", storage.jobq_cancel_job)
     r.add("GET", rf"/spiders/{P}(?:/{S})?/lastjobsummary", storage.last_job_summary)
+    # activity
+    r.add("GET", rf"/activity/{P}/?", storage.get_activity)
+    r.add("POST", rf"/activity/{P}/?", storage.post_activity)
     # job metadata
     meta = rf"/jobs/{P}/{S}/{J}(?:/(?P<field>[^/]+))?"
     r.add("GET", meta, storage.get_meta)

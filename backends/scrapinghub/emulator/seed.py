@@ -13,7 +13,8 @@ demo:
                    finished, 2 failed), 3 prices (1,500 finished jobs: the paging spider)
   103 "newsroom": 1 news (1-4 finished, 5 running, 6 pending), 2 feeds (1-3 finished)
   plus collections in 101 and the frontier `products` in 102 (see `seed_stores`).
-bench: demo plus 900 "bench": 1 bench, job 900/1/1 finished with 1,000,000 items.
+bench: demo plus 900 "bench": 1 bench, job 900/1/1 finished with 1,000,000 items and jobs
+  900/1/2-5 finished with 250,000 items each.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ MANY_JOBS_SPIDER = (102, 3)
 BENCH_PROJECT = 900
 BENCH_JOB_KEY = "900/1/1"
 BENCH_ITEMS = 1_000_000
+# Jobs 900/1/2-5: four equal jobs, so that concurrent renders of different files can be
+# measured against one render of the same size.
+BENCH_SIBLINGS = (2, 3, 4, 5)
+BENCH_SIBLING_ITEMS = 250_000
 
 
 def _many_jobs() -> list[tuple]:
@@ -131,19 +136,22 @@ def _job_stores(spec: JobSpec) -> dict[str, RecordStore]:
 
 
 def _job_meta(spec: JobSpec, tags: list, version: str) -> dict:
+    """Metadata as the service shows it; a queued or running job's has no `spider_type`,
+    `scheduled_by` or empty `tags` (recorded real responses)."""
     meta = {
         "project": spec.project,
         "spider": spec.spider,
-        "spider_type": "manual",
         "state": spec.state,
-        "tags": list(tags),
         "priority": 2,
         "units": 1,
-        "scheduled_by": "demo",
         "pending_time": spec.pending_time,
         "version": version,
         "deploy_id": 3,
     }
+    if tags or spec.state not in (PENDING, RUNNING):
+        meta["tags"] = list(tags)
+    if spec.state not in (PENDING, RUNNING):
+        meta.update(spider_type="manual", scheduled_by="demo")
     if spec.kind == "news":
         meta["spider_args"] = {"edition": "morning" if "morning" in tags else "evening"}
     if spec.running_time is not None:
@@ -174,7 +182,18 @@ def seed_demo(state: ScrapinghubState) -> None:
                                reason, bot=bot, with_error=with_error)
                 state.add_job(project_id, spider_id, number, _job_meta(spec, tags, version),
                               _job_stores(spec))
+                _seed_activity(state, spec)
     seed_stores.seed_stores(state, EPOCH_MS + 35 * DAY)
+
+
+def _seed_activity(state: ScrapinghubState, spec: JobSpec) -> None:
+    """The activity a seeded job left: scheduled, and cancelled when it was."""
+    key = f"{spec.project}/{spec.spider_id}/{spec.number}"
+    state.record_activity(spec.project, {"event": "job:scheduled", "job": key, "user": "demo"},
+                          spec.pending_time)
+    if spec.close_reason == "cancelled" and spec.finished_time is not None:
+        state.record_activity(spec.project, {"event": "job:cancelled", "job": key,
+                                             "user": "demo"}, spec.finished_time)
 
 
 def seed_bench(state: ScrapinghubState) -> None:
@@ -194,6 +213,14 @@ def seed_bench(state: ScrapinghubState) -> None:
                                   ts_fn=lambda i: running + 5_000 + i * 3,
                                   stats_fn=lambda: content.bench_item_stats(BENCH_ITEMS))
     state.add_job(BENCH_PROJECT, 1, 1, _job_meta(spec, ["bench"], "bench-1"), stores)
+    for number in BENCH_SIBLINGS:
+        spec = JobSpec(BENCH_PROJECT, 1, "bench", "bench", number, FINISHED, BENCH_SIBLING_ITEMS,
+                       pending, running, finished, "finished", bot="bench", fixed_pages=250)
+        stores = _job_stores(spec)
+        stores["items"] = RecordStore(content.BenchItems(BENCH_SIBLING_ITEMS),
+                                      ts_fn=lambda i: running + 5_000 + i * 3,
+                                      stats_fn=lambda: content.bench_item_stats(BENCH_SIBLING_ITEMS))
+        state.add_job(BENCH_PROJECT, 1, number, _job_meta(spec, ["bench"], "bench-1"), stores)
 
 
 SEEDS = {"demo": seed_demo, "bench": seed_bench}

@@ -33,6 +33,8 @@ ACTIVE_STATES = (PENDING, RUNNING)
 RESOURCES = ("items", "logs", "requests", "samples")
 # The job queue answers at most this many jobs per call; clients page with `start`.
 LIST_LIMIT = 1000
+# Records per state a `jobq/P/summary` gives without `count`.
+SUMMARY_DEFAULT = 5
 MAX_RECORD_BYTES = 1024 * 1024
 # Who the demo API key belongs to, as recorded in scheduled_by / started_by / ...
 DEMO_USER = "demo"
@@ -74,6 +76,9 @@ class Job:
         self.spider_id = spider_id
         self.number = number
         self.meta = meta
+        # The job-scoped credential of a running job: handed out by push/startjob, never
+        # part of the metadata (`GET jobs/P/S/J` does not show secrets).
+        self.token: Optional[str] = None
         stores = dict(stores or {})
         for name in RESOURCES:
             stores.setdefault(name, RecordStore(by_level=(name == "logs")))
@@ -131,6 +136,8 @@ class Project:
         self.spiders: dict[int, Spider] = {}
         self.jobs: dict[tuple[int, int], Job] = {}
         self.settings: dict[str, Any] = {}
+        # Activity events as (ms, {"event", "job", "user", ...}), in the order recorded.
+        self.activity: list[tuple[int, dict]] = []
         self.collections = ProjectCollections(lock, clock)
         self.frontiers = ProjectFrontiers(lock, clock)
 
@@ -304,25 +311,32 @@ class ScrapinghubState:
             return record
         meta = job.meta
         record["spider"] = meta.get("spider")
-        for name in ("pending_time", "running_time", "finished_time"):
-            if name in meta:
-                record[name] = meta[name]
+        # Only the time of the state the job is in (recorded: a pending job's record has
+        # `pending_time`, a finished one's `finished_time` and no earlier times).
+        current = f"{job.state}_time"
+        if current in meta:
+            record[current] = meta[current]
         if meta.get("tags"):
             record["tags"] = list(meta["tags"])
-        for name in ("close_reason", "version"):
-            if meta.get(name) is not None:
-                record[name] = meta[name]
         if job.state != PENDING:
+            # Recorded pending records have neither; a finished one (client docs) both.
+            for name in ("close_reason", "version"):
+                if meta.get(name) is not None:
+                    record[name] = meta[name]
+            # Counters appear once there is something to count; never as zeros.
             for name in ("items", "logs", "pages", "errors"):
-                record[name] = self.job_field(job, name)
+                value = self.job_field(job, name)
+                if value:
+                    record[name] = value
         return record
 
     def queue_summary(self, project_id: int, state: str, spider_id: Optional[int] = None,
                       count: Optional[int] = None, start: int = 0,
                       jobmeta: Optional[list[str]] = None) -> dict:
-        """`{"name": state, "count": size of the queue, "summary": [records...]}`."""
+        """`{"name": state, "count": size of the queue, "summary": [records...]}`; without
+        *count*, `summary` holds the newest `SUMMARY_DEFAULT` records, as the service."""
         jobs = self.list_jobs(project_id, spider_id=spider_id, states=[state])
-        limit = LIST_LIMIT if count is None else min(count, LIST_LIMIT)
+        limit = SUMMARY_DEFAULT if count is None else min(count, LIST_LIMIT)
         now = self.clock()
         page = jobs[start:start + limit]
         return {"name": state, "count": len(jobs),
@@ -374,26 +388,33 @@ class ScrapinghubState:
                 by = {RUNNING: "started_by", FINISHED: "completed_by", DELETED: "deleted_by"}.get(state)
                 if by:
                     meta.setdefault(by, DEMO_USER)
-                if state == RUNNING and "auth" not in meta:
-                    meta["auth"] = self.issue_token(job)
+                if state == RUNNING and job.token is None:
+                    job.token = self.issue_token(job)
                 if state != RUNNING:
-                    meta.pop("auth", None)
+                    job.token = None
             return prev
 
-    def _new_job(self, project_id: int, spider: Spider, meta_in: dict, now: int) -> Job:
+    def _new_job(self, project_id: int, spider: Spider, meta_in: dict, now: int,
+                 dash: bool = False) -> Job:
+        """A pending job. Recorded metadata of jobs queued through JobQ (push) has no
+        `spider_type`, `scheduled_by` or empty `tags`; jobs scheduled through Dash
+        (`run.json`) report `spider_type` and `scheduled_by` (protocol section 10.1)."""
         project = self.projects[project_id]
         number = project.next_number(spider.id)
-        meta = {
-            "project": project_id, "spider": spider.name, "spider_type": spider.type,
-            "state": PENDING, "tags": [], "priority": 2, "units": 1,
-            "scheduled_by": DEMO_USER, "pending_time": now,
-        }
+        meta = {"project": project_id, "spider": spider.name, "state": PENDING,
+                "priority": 2, "units": 1, "pending_time": now}
+        if dash:
+            meta.update(spider_type=spider.type, scheduled_by=DEMO_USER)
         if spider.version:
             meta["version"] = spider.version
         for name, value in meta_in.items():
             if name not in PROTECTED_META:
                 meta[name] = value
+        if not meta.get("tags"):
+            meta.pop("tags", None)
         job = self.add_job(project_id, spider.id, number, meta)
+        self.record_activity(project_id, {"event": "job:scheduled", "job": job.key,
+                                          "user": DEMO_USER}, now)
         return job
 
     def push_job(self, project_id: int, params: dict) -> Job:
@@ -434,7 +455,7 @@ class ScrapinghubState:
                     raise DuplicateJob(f"{spider_name} already scheduled")
             if spider_args:
                 meta = dict(meta, spider_args=spider_args)
-            job = self._new_job(project_id, spider, meta, now)
+            job = self._new_job(project_id, spider, meta, now, dash=True)
             if state != PENDING:
                 self.set_state(job, state, now=now)
             return job
@@ -459,6 +480,8 @@ class ScrapinghubState:
             if job.state not in ACTIVE_STATES:
                 return False
             job.meta["cancelled_by"] = DEMO_USER
+            self.record_activity(job.project_id, {"event": "job:cancelled", "job": job.key,
+                                                  "user": DEMO_USER})
             if job.state == PENDING:
                 self.set_state(job, FINISHED, {"close_reason": "cancelled"})
             return True
@@ -509,6 +532,19 @@ class ScrapinghubState:
                     f"Error parsing data, Serialized value too large - max {MAX_RECORD_BYTES} bytes")
             cleaned.append(record)
         job.stores[resource].write(start, cleaned, self.clock())
+
+    # ------------------------------------------------------------------ activity
+
+    def record_activity(self, project_id: int, event: dict, now: Optional[int] = None) -> None:
+        """Append one event to the project's activity (`POST activity/P` and job changes)."""
+        now = self.clock() if now is None else now
+        with self.lock:
+            self.projects[project_id].activity.append((now, dict(event)))
+
+    def activity(self, project_id: int, count: Optional[int] = None) -> list[tuple[int, dict]]:
+        """The project's events newest first, at most *count* of them."""
+        events = sorted(self.projects[project_id].activity, key=lambda e: e[0], reverse=True)
+        return events if count is None else events[:max(0, count)]
 
     # ------------------------------------------------------------------ job credentials
 

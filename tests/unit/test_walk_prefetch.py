@@ -1,0 +1,74 @@
+"""Rendering ahead of a walk, in-process: what a second sibling `opendir` starts, and
+that the walker then finds every file rendered, its mutable files adopted (one render
+each), its immutable ones in the disk cache, without a second render.
+"""
+
+import pyfuse3
+import trio
+
+from hubfs.cache.content import ContentCache
+from hubfs.cache.spool import Spool
+from hubfs.fuse.operations import HubfsOperations
+from hubfs.tree import File, StaticDir
+
+MTIME = 1767225600.0
+
+
+class Counted(File):
+    def __init__(self, name, immutable, key=None):
+        super().__init__(name, MTIME, immutable)
+        self.key = key
+        self.renders = 0
+
+    def cache_key(self):
+        return self.key
+
+    def render(self, after=None):
+        self.renders += 1
+        yield f"{self.key or self.name}\n".encode(), None
+
+
+def job(number):
+    files = [Counted("meta.json", immutable=False),
+             Counted("items.jl", immutable=True, key=f"test/{number}/items")]
+    return StaticDir(str(number), files, MTIME, immutable=True)
+
+
+def test_a_walk_renders_the_next_siblings_ahead(tmp_path):
+    jobs = [job(n) for n in range(1, 21)]
+    root = StaticDir("", [StaticDir("spider", jobs, MTIME)], MTIME)
+    ops = HubfsOperations(root, ContentCache(str(tmp_path), 1 << 20), Spool(str(tmp_path)),
+                          remote_name="test")
+
+    def files(n):
+        return list(jobs[n - 1].children())
+
+    async def walk_to(spider, name):
+        attrs = await ops.lookup(spider, name.encode())
+        fh = await ops.opendir(attrs.st_ino, None)
+        await ops.releasedir(fh)
+        return attrs.st_ino
+
+    async def main():
+        spider = (await ops.lookup(pyfuse3.ROOT_INODE, b"spider")).st_ino
+        fh = await ops.opendir(spider, None)
+        # A complete listing of the spider is what the walker reads first.
+        handle = ops.dirs.get(fh)
+        while not handle.complete:
+            await handle.fetch_more(ops.limiter)
+        ops.listings.store_listing(spider, root.child("spider"), [n for _, n in handle.entries])
+        await ops.releasedir(fh)
+        await walk_to(spider, "1")
+        assert all(f.renders == 0 for n in range(1, 21) for f in files(n))  # one dir: no walk
+        await walk_to(spider, "2")
+        # The walk renders job 2 and the next ones (listing order), each file once.
+        while not all(f.renders == 1 for n in range(2, 6) for f in files(n)):
+            await trio.sleep(0.001)
+        number = await walk_to(spider, "3")
+        for f in files(3):
+            attrs = await ops.lookup(number, f.name.encode())
+            assert (await ops.getattr(attrs.st_ino)).st_size == len(f"{f.key or f.name}\n")
+        assert [f.renders for f in files(3)] == [1, 1]  # adopted and cached: no second render
+        assert all(f.renders == 0 for f in files(20))  # far ahead: left alone
+
+    trio.run(main)
