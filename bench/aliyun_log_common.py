@@ -12,13 +12,11 @@ import os
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from common import free_port  # noqa: E402
+import common  # noqa: E402
 
 from backends.aliyun_log.emulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET  # noqa: E402
 
@@ -44,20 +42,8 @@ def report(result, json_path):
 
 
 def start_emulator(data="bench"):
-    """`hubfs emulate aliyun-log --data bench` in its own process; `(process, url)`."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    process = subprocess.Popen([sys.executable, "-m", "hubfs", "emulate", "aliyun-log", "--data",
-                                data, "--port", str(port)], cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url + "__emulator__/health", timeout=1)
-            return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.terminate()
-    raise RuntimeError(f"the emulator did not start on {url}")
+    """`hubfs emulate aliyun-log` in its own process (unpinned); `(process, url)`."""
+    return common.start_emulator(data, "aliyun-log", pin=False)
 
 
 def write_config(workdir, url, **extra):

@@ -39,7 +39,7 @@ def start_emulator(data="demo", type_name="scrapinghub", pin=True):
                "--port", str(port)]
     process = subprocess.Popen(pinned(0, command) if pin else command,
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
+    for _ in range(300):
         try:
             urllib.request.urlopen(url + "__emulator__/health", timeout=1)
             return process, url

@@ -201,7 +201,7 @@ class JobBoard:
         with self.lock:
             job = self.jobs.get(job_id)
             if job is None:
-                raise StoreError(404, "NotFound", f"job {job_id} is not active", f"/_rest_/job_chunk")
+                raise StoreError(404, "NotFound", f"job {job_id} is not active", "/_rest_/job_chunk")
             settings = self.settings
             open_ready = sum(1 for c in job.chunks if c.ready and not c.done)
             for chunk in job.chunks:
