@@ -142,9 +142,12 @@ class ChangeOperations:
         name = os.fsdecode(name)
         made = await self._call(parent.node.mkdir, name)
         if getattr(made, "made_on_service", False):
-            # It exists on the service now, with whatever the service put in it.
+            # It exists on the service now, with whatever the service put in it: list it
+            # once, so that the names a `cp -r` creates next ask nothing each.
             inode = self._bind(parent.number, name, made)
             self.listings.add(parent.number, parent.node, made)
+            listed = await self._call(lambda: list(made.children()), inode=inode.number)
+            self.listings.store_listing(inode.number, made, listed)
         else:
             inode = self._made_here(parent, name, made)
             # A directory made here starts empty: lookups in it need not ask the service.
