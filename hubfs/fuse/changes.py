@@ -68,7 +68,8 @@ class ChangeOperations:
         # A new file closed unwritten is sent only where an empty file is content (an empty
         # object); elsewhere `touch` makes a local name, sent once something is written.
         handle = await self.writer.open(inode.number, node,
-                                        truncate=bool(getattr(node, "empty_is_content", False)))
+                                        truncate=bool(getattr(node, "empty_is_content", False)),
+                                        created=True)
         info = pyfuse3.FileInfo(fh=self.files.add(handle))
         info.direct_io = True
         inode.lookups += 1

@@ -47,7 +47,7 @@ class WriteHandle:
     """One open-for-writing file: its spool file, what changed since the last send, and
     the node to send to."""
 
-    def __init__(self, inode, node, spool_id, path, truncated=False):
+    def __init__(self, inode, node, spool_id, path, truncated=False, created=False):
         self.inode = inode
         self.node = node
         self.spool_id = spool_id
@@ -58,8 +58,10 @@ class WriteHandle:
         self.base = None if node.write_mode == "append" else 0
         self.changes = 0  # writes and truncates so far
         self.sent_changes = 0  # `changes` as of the last send attempt
-        # Opened with O_TRUNC: the file changed even if nothing is written.
+        # Opened with O_TRUNC (or made by this open): the file changed even if nothing is
+        # written; *created*: the name did not exist on the service before this open.
         self.truncated = truncated
+        self.created = created
         self.failed = None  # the error of a write that did not go through
 
     @property
@@ -100,7 +102,7 @@ class Writer:
 
     # -- opening -----------------------------------------------------------------------
 
-    async def open(self, inode, node, truncate, fill=None):
+    async def open(self, inode, node, truncate, fill=None, created=False):
         """A handle for *node*. In replace mode without *truncate*, the async *fill(path)*
         copies the node's present content into the new spool file first (an edit keeps
         what it does not overwrite). Append-mode spools start empty: their offsets are
@@ -113,7 +115,7 @@ class Writer:
         except BaseException:
             self.spool.discard(spool_id)
             raise
-        handle = WriteHandle(inode, node, spool_id, path, truncated=truncate)
+        handle = WriteHandle(inode, node, spool_id, path, truncated=truncate, created=created)
         self.handles.setdefault(inode, set()).add(handle)
         return handle
 
@@ -166,10 +168,12 @@ class Writer:
         if handle.failed is not None:
             # A write was refused: the content is incomplete and must never be sent.
             raise type(handle.failed)(f"{handle.failed}; nothing was sent")
-        # Where an empty file is content (an object), a close after an O_TRUNC or a create
-        # sends even with nothing written, so that close reports the error (a shell's
-        # first close then sends an empty object its last close replaces: harmless).
-        counts_truncation = final or getattr(handle.node, "empty_is_content", False)
+        # Where an empty file is content (an object), the close of a file this open
+        # created sends even with nothing written, so that close reports the error (a
+        # shell's first close then sends an empty object its last close replaces). An
+        # existing file truncated by O_TRUNC is not emptied on the service before the new
+        # bytes arrive: that waits for the last close.
+        counts_truncation = final or (handle.created and getattr(handle.node, "empty_is_content", False))
         if not (handle.unsent if counts_truncation else handle.dirty):
             return False
         remote, names = self._locate(handle.inode)
