@@ -33,13 +33,6 @@ def emulator():
         yield handle
 
 
-@pytest.fixture(autouse=True)
-def no_faults_left(emulator):
-    emulator.server.faults.clear()
-    yield
-    emulator.server.faults.clear()
-
-
 @pytest.fixture(scope="module")
 def config(emulator, tmp_path_factory):
     return write_config(tmp_path_factory.mktemp("cfg"), {"sls": remote(emulator.url)},

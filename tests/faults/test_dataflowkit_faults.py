@@ -14,7 +14,7 @@ import requests
 
 from backends.dataflowkit.emulator import DEMO_API_KEY, create_server, remote_options
 from hubfs.emulation import start_in_thread
-from tests.support import Mount, no_faults, requires_fuse, write_config
+from tests.support import Mount, requires_fuse, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -32,12 +32,6 @@ def emulator():
             task = state.create_task({"name": name, "payload": {**payload, "format": "csv"}})
             state.run_task(task["id"], "finished", 10, 30, started=1_700_000_000)
         yield handle
-
-
-@pytest.fixture(autouse=True)
-def no_faults_left(emulator):
-    with no_faults(emulator):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -38,9 +38,7 @@ def emulator():
 def reset(emulator):
     settings = emulator.state.jobs.settings
     saved = dict(vars(settings))
-    emulator.server.faults.clear()
-    yield
-    emulator.server.faults.clear()
+    yield  # fault rules are cleared by tests/faults/conftest.py
     vars(settings).update(saved)
 
 

@@ -22,7 +22,7 @@ from hubfs.daemon import read_state
 from hubfs.emulation import start_in_thread
 from hubfs.fuse.mount import is_mounted
 from tests.flowthings_export import expected_drops
-from tests.support import Mount, no_faults, pending_in, requires_fuse, wait_until, write_config
+from tests.support import Mount, pending_in, requires_fuse, wait_until, write_config
 
 pytestmark = [requires_fuse, pytest.mark.mount]
 
@@ -43,12 +43,6 @@ def emulator():
             for n in range(30):
                 state.create_drop(account, flow, {"elems": {"flow": name, "n": n, "text": "é" * n}})
         yield handle
-
-
-@pytest.fixture(autouse=True)
-def no_faults_left(emulator):
-    with no_faults(emulator):
-        yield
 
 
 @pytest.fixture(scope="module")

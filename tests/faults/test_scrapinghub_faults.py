@@ -27,12 +27,6 @@ def emulator(sh_emulator):
     return sh_emulator
 
 
-@pytest.fixture(autouse=True)
-def no_faults_left(emulator):
-    yield
-    emulator.server.faults.clear()
-
-
 @pytest.fixture(scope="module")
 def mount(emulator, tmp_path_factory):
     directory = tmp_path_factory.mktemp("faults")
