@@ -53,11 +53,15 @@ class Client:
         except ValueError:
             raise errors.ServiceError(f"{self.name}: POST {urlsplit(url).path}: answer is not JSON") from None
 
+    def _records(self, answer, where):
+        """The records with a string `id` of a list answer; a non-list is the service's
+        error."""
+        if not isinstance(answer, list):
+            raise errors.ServiceError(f"{self.name}: POST {where}: answer is not a list")
+        return [r for r in answer if isinstance(r, dict) and isinstance(r.get("id"), str)]
+
     def list_tasks(self):
-        tasks = self._json("/tasks")
-        if not isinstance(tasks, list):
-            raise errors.ServiceError(f"{self.name}: POST /tasks: answer is not a list")
-        return [t for t in tasks if isinstance(t, dict) and isinstance(t.get("id"), str)]
+        return self._records(self._json("/tasks"), "/tasks")
 
     def task(self, task_id):
         task = self._json(f"/task/{task_id}/info", missing=True)
@@ -69,9 +73,7 @@ class Client:
         processes = self._json(f"/task/{task_id}/results", missing=True)
         if processes is None:
             raise errors.NotFound(f"{self.name}: no task {task_id}")
-        if not isinstance(processes, list):
-            raise errors.ServiceError(f"{self.name}: POST /task/{task_id}/results: answer is not a list")
-        return [p for p in processes if isinstance(p, dict) and isinstance(p.get("id"), str)]
+        return self._records(processes, f"/task/{task_id}/results")
 
     def process(self, process_id):
         process = self._json(f"/processes/{process_id}/info", missing=True)
