@@ -124,6 +124,7 @@ def _report(fd, message):
 def run(config, mountpoint, read_only, only, log_file, on_ready, allow_other=False):
     """Open remotes, check credentials, mount and serve (blocks until unmounted)."""
     from hubfs.cache.content import ContentCache
+    from hubfs.cache.set_times import SetTimes
     from hubfs.cache.spool import Spool
     from hubfs.fuse.mount import serve
     from hubfs.remotes import check_all, mount_root, open_remotes
@@ -151,7 +152,8 @@ def run(config, mountpoint, read_only, only, log_file, on_ready, allow_other=Fal
                      config.cache_dir, ", read-only" if read_only else "")
             serve(root, mountpoint, cache, spool, remotes, read_only=read_only,
                   memory_budget=config.memory_budget,
-                  remote_name=only, on_ready=on_ready, allow_other=allow_other)
+                  remote_name=only, on_ready=on_ready, allow_other=allow_other,
+                  set_times=SetTimes(config.cache_dir))
         finally:
             publisher.stop()
             try:

@@ -6,7 +6,8 @@ call checks first whether the node may change (writable nodes only; nothing at a
 here exist only locally (`self.local`) until their first send: a `touch`ed or `mkdir`ed
 name is listed and can be written to, but the service learns of it when content arrives.
 Harmless metadata calls on writable nodes (`chmod`, `chown`, `utimensat` from `cp -p`
-and `rsync -a`) succeed; a time set that way is shown by `stat` for the life of the mount.
+and `rsync -a`) succeed; a time set that way is shown by `stat` for the life of the mount,
+and after it while the file is unchanged on the service (`hubfs.cache.set_times`).
 """
 
 import errno
@@ -50,6 +51,9 @@ class ChangeOperations:
 
     async def _open_for_writing(self, inode, node, flags):
         self._check_writable(node, "open for writing")
+        # New content gets the service's time again, unless a utimensat follows (cp -p).
+        self.mtimes.pop(inode, None)
+        self.set_times.drop(self.locate(inode))
         truncate = bool(flags & os.O_TRUNC)
         handle = await self.writer.open(inode, node, truncate,
                                         fill=lambda path: self._fill(inode, node, path))
@@ -177,7 +181,9 @@ class ChangeOperations:
         if self.local.pop((parent.number, name), None) is None:
             await self._call(node.delete)
         if not want_dir:
-            self.writer.discard_pending(self.locate_names(parent.number, name))
+            place = self.locate_names(parent.number, name)
+            self.writer.discard_pending(place)
+            self.set_times.drop(place)
         self.inodes.detach(parent.number, name)
         self.listings.remove(parent.number, name)
 
@@ -225,6 +231,7 @@ class ChangeOperations:
         elif local_only and not spooled:
             self.local[(new_parent.number, new_name)] = target
         self.inodes.move(old_parent.number, old_name, new_parent.number, new_name, target)
+        self.set_times.move(old_place, new_place)  # rsync sets times on its temp file
         self.listings.remove(old_parent.number, old_name)
         self.listings.add(new_parent.number, new_parent.node, target)
         if source is not None:
@@ -263,4 +270,7 @@ class ChangeOperations:
                     await self._release_writer(handle)
         if fields.update_mtime:
             self.mtimes[inode] = attr.st_mtime_ns
-        return await self._attributes(target, render=True)
+        attributes = await self._attributes(target, render=True)
+        if fields.update_mtime and not target.node.is_dir:
+            self.set_times.set(self.locate(inode), attr.st_mtime_ns, attributes.st_size)
+        return attributes

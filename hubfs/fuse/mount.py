@@ -175,16 +175,18 @@ def decode_mount_path(field):
 
 def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
           remote_name=None, on_ready=None, drain_seconds=60.0, memory_budget=None,
-          allow_other=False):
+          allow_other=False, set_times=None):
     """Mount *root_node* at *mountpoint* and serve until unmounted or signalled.
 
     *remotes* names the remotes served, whose pending journal entries this mount sends
     (at start, then retrying failures); after unmounting it keeps trying for up to
     *drain_seconds* so that `hubfs umount` returns with nothing left unsent if it can.
+    *set_times* keeps times set by `utimensat` across mounts (`hubfs.cache.set_times`).
     """
     operations = HubfsOperations(root_node, content_cache, spool, read_only=read_only,
                                  remote_name=remote_name,
-                                 blocks=BlockCache(memory_budget) if memory_budget else None)
+                                 blocks=BlockCache(memory_budget) if memory_budget else None,
+                                 set_times=set_times)
     # Not pyfuse3's default_permissions: with it the kernel asks getattr before every
     # open to check the mode bits, and for a file still rendering that getattr must wait
     # for the exact size, so `head -1` would wait for the whole render. The mount is
@@ -208,6 +210,7 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
         still_mounted = is_mounted(mountpoint)
         pyfuse3.close(unmount=still_mounted)
         operations.close()
+        operations.set_times.close()
         content_cache.close()
         log.info("unmounted %s", mountpoint)
         trio.run(_drain, operations, set(remotes), drain_seconds)

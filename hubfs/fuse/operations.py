@@ -19,6 +19,7 @@ import trio
 from hubfs import errors
 from hubfs.cache.blocks import BlockCache
 from hubfs.cache.listings import ListingCache
+from hubfs.cache.set_times import SetTimes
 from hubfs.fuse.attrs import entry_attributes
 from hubfs.fuse.changes import ChangeOperations
 from hubfs.fuse.content import ContentManager, StreamHandle, streams
@@ -54,7 +55,7 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
     enable_writeback_cache = False  # write-on-close needs every write to reach us
 
     def __init__(self, root_node, content_cache, spool, read_only=False, remote_name=None,
-                 blocks=None):
+                 blocks=None, set_times=None):
         """*remote_name* is set when one remote is mounted at the root (`--remote`);
         otherwise the first path component names the remote. *blocks* is the daemon's
         `BlockCache` (its memory budget for read-ahead)."""
@@ -75,6 +76,8 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         self.dirs = HandleTable()
         self.local = {}  # (parent inode, name) -> node created here, not yet on the service
         self.mtimes = {}  # inode -> mtime_ns set by utimensat, shown for the mount's life
+        # ... and kept across mounts while the file is unchanged (hubfs/cache/set_times.py)
+        self.set_times = set_times if set_times is not None else SetTimes()
 
     # -- paths -------------------------------------------------------------------------
 
@@ -176,6 +179,9 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
         attrs = entry_attributes(inode.number, inode.node, size, writable=writable,
                                  exact=exact)
         mtime = self.mtimes.get(inode.number)
+        if mtime is None and size is not None and self.set_times.may_hold(inode.name) \
+                and not inode.node.is_dir:
+            mtime = self.set_times.shown(self.locate(inode.number), inode.node, size)
         if mtime is not None:
             attrs.st_mtime_ns = mtime
         return attrs

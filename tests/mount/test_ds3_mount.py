@@ -130,6 +130,36 @@ def test_rsync_twice_and_tar(mount, tmp_path):
     same_trees(str(source), str(unpacked))
 
 
+def test_a_nightly_rsync_after_a_remount_sends_only_what_changed(emulator, tmp_path):
+    """Times set by `rsync -a` outlive the mount (object stores keep only the upload time):
+    the next night's `rsync -a` in a new mount sends nothing, and an object another
+    client replaced since (same size, new bytes) is the only one sent again."""
+    config = write_config(tmp_path, {"store": remote_options(emulator.server)}, general=FAST)
+    source = tmp_path / "src"
+    make_tree(str(source))
+    changes = ["rsync", "-a", "--itemize-changes", f"{source}/"]
+
+    def sent(mount):
+        out = subprocess.run(changes + [at(mount, "books", "nightly")], check=True,
+                             capture_output=True, text=True).stdout
+        return sorted(line.split()[-1] for line in out.splitlines() if line.startswith(">f"))
+
+    with Mount(tmp_path, config, name="first") as first:
+        assert len(sent(first)) == 5
+    with Mount(tmp_path, config, name="second") as second:
+        assert sent(second) == []
+        for rel in ("a.txt", "sub/b.bin"):
+            st = os.stat(at(second, "books", "nightly", *rel.split("/")))
+            assert st.st_mtime_ns == os.stat(source / rel).st_mtime_ns
+    emulator.state.store.put_bytes("books", "nightly/a.txt", b"ALPHA\n")  # another client
+    with Mount(tmp_path, config, name="third") as third:
+        assert sent(third) == ["a.txt"]
+        with open(at(third, "books", "nightly", "a.txt"), "rb") as fh:
+            assert fh.read() == b"alpha\n"
+    with Mount(tmp_path, config, name="fourth") as fourth:
+        assert sent(fourth) == []
+
+
 def test_mkdir_rm_and_rename(mount, emulator):
     books = at(mount, "books")
     os.mkdir(os.path.join(books, "made"))
