@@ -7,7 +7,8 @@ byte must not send an empty file nor give up the spool). Malformed content fails
 close with EINVAL, sends nothing and leaves nothing in the journal; a fuzzer writes deep,
 huge, non-UTF-8 and malformed values and the daemon answers each with success or EINVAL,
 never EIO, never a crash. A send that fails is EIO at close, kept, listed by `hubfs
-status`, and sent by the next mount after a SIGKILL.
+status`, and sent by the next mount after a SIGKILL. A time set after a write outlives the
+mount until the file is written again.
 """
 
 import errno
@@ -150,6 +151,30 @@ def test_failed_send_is_eio_kept_listed_and_sent_after_sigkill_and_remount(writa
     with Mount(tmp_path, config, name="second"):
         assert wait_until(lambda: place.read_back(clean, "kept") == place.normalise(content), timeout=30)
     assert pending_in(tmp_path / "cache", config) == []
+
+
+SET_TIME = 1_500_000_000_123_456_789  # 2017, in nanoseconds: never a service's own time
+
+
+def test_a_set_time_outlives_the_mount_until_the_file_is_written_again(writable_harness, place, emulator, config, tmp_path):
+    """`cp -p`, `touch -d`, `rsync -a`: a time set with utimensat after a write is shown by
+    later mounts on the same cache while the file is unchanged; a new write through a
+    mount gives the file the service's time again."""
+    with Mount(tmp_path, config, name="first") as first:
+        path = at(first, place.directory, "timed")
+        assert write_python(path, place.good(501)) == 0
+        os.utime(path, ns=(SET_TIME, SET_TIME))
+        assert os.stat(path).st_mtime_ns == SET_TIME
+    with Mount(tmp_path, config, name="second") as second:
+        path = at(second, place.directory, "timed")
+        assert os.stat(path).st_mtime_ns == SET_TIME
+        assert write_python(path, place.good(502)) == 0
+        assert os.stat(path).st_mtime_ns != SET_TIME
+    with Mount(tmp_path, config, name="third") as third:
+        path = at(third, place.directory, "timed")
+        assert os.stat(path).st_mtime_ns != SET_TIME
+        with open(path, "rb") as fh:
+            assert fh.read() == place.normalise(place.good(502))
 
 
 WRITER = r"""
