@@ -95,7 +95,7 @@ def test_bad_bodies_are_errors_never_short_output():
     assert render.render_body(b"", "lz4", 0, 0) == b""
 
 
-def test_worker_processes_render_the_same_bytes():
+def test_render_threads_render_the_same_bytes():
     raw = group_list(*[("t", f"s{i}", [("a", "b")], [(i, i, [("k", str(j)) for j in range(5)])] * 400)
                        for i in range(40)])
     decoder = Decoder(workers=2)

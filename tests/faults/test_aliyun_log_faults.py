@@ -135,7 +135,7 @@ def _children(pid):
 
 def _kill_daemon(live):
     pid = read_state(live.path)["pid"]
-    workers = _children(pid)  # the decoding worker processes
+    workers = _children(pid)  # processes of its own, if any (renders run in threads)
     os.kill(pid, signal.SIGKILL)  # no chance to resend here
     subprocess.run(["fusermount3", "-uz", live.path], capture_output=True)
     # A killed daemon leaves no worker behind.
