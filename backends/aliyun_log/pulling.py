@@ -26,25 +26,38 @@ import threading
 
 from hubfs.errors import HubfsError, ServiceError
 
+from . import render
+
 # Rendered bytes one shard keeps in memory ahead of the reader; the rest waits on disk.
 AHEAD_BYTES = 8 * 1024 * 1024
 _SPILLED = object()
 
 
 def shard_chunks(client, decoder, project, logstore, shard, cursor, stop, count):
-    """Yield `(rendered bytes, next cursor)` from *cursor* up to the cursor *stop*."""
+    """Yield `(rendered bytes, next cursor)` from *cursor* up to the cursor *stop*.
+
+    The first pull asks for a tenth of *count* LogGroups and is rendered at once in this
+    thread, so the file's first bytes wait for a small body only; later pulls render in
+    the decoder's threads while the next one is in flight."""
     where = f"{client.name}: {project}/{logstore} shard {shard}"
     pending = []
+    first = True
     while cursor != stop:
-        pull = client.pull(project, logstore, shard, cursor, end_cursor=stop, count=count)
+        pull = client.pull(project, logstore, shard, cursor, end_cursor=stop,
+                           count=max(1, count // 10) if first else count)
         if pull.next_cursor == cursor:
             # The service says there is nothing more, yet the end was not reached: the
             # data ends before its own cursor (cut, expired or a service fault).
             raise ServiceError(f"{where}: the pull stopped at a cursor before the end of "
                                "the range")
-        pending.append((decoder.submit(pull.body, pull.compress_type, pull.raw_size,
-                                       pull.groups), pull.next_cursor))
         cursor = pull.next_cursor
+        if first:
+            first = False
+            yield render.render_body(pull.body, pull.compress_type, pull.raw_size,
+                                     pull.groups), cursor
+            continue
+        pending.append((decoder.submit(pull.body, pull.compress_type, pull.raw_size,
+                                       pull.groups), cursor))
         if len(pending) >= 2:
             future, next_cursor = pending.pop(0)
             yield future.result(), next_cursor
