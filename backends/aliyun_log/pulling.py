@@ -28,8 +28,11 @@ from hubfs.errors import HubfsError, ServiceError
 
 from . import render
 
-# Rendered bytes one shard keeps in memory ahead of the reader; the rest waits on disk.
+# Rendered bytes one shard keeps in memory ahead of the reader; the rest waits on disk,
+# up to AHEAD_DISK_BYTES, beyond which the shard's pulls wait for the reader (the shard
+# being read always runs: threads take shards in order, so this cannot deadlock).
 AHEAD_BYTES = 8 * 1024 * 1024
+AHEAD_DISK_BYTES = 1024 * 1024 * 1024
 _SPILLED = object()
 
 
@@ -87,6 +90,9 @@ class _Ahead:
 
     def put(self, chunk, cursor):
         with self._cond:
+            while (not self._closed and self._spilled
+                   and self._write_at - self._read_at + len(chunk) > AHEAD_DISK_BYTES):
+                self._cond.wait()
             if self._closed:
                 raise _Stopped()
             if self._in_memory + len(chunk) <= AHEAD_BYTES:
@@ -129,9 +135,10 @@ class _Ahead:
         if len(chunk) != length:
             raise ServiceError("a spilled shard buffer was read short")
         with self._cond:
-            if not self._spilled and self._read_at == self._write_at:
+            if not self._spilled and self._read_at == self._write_at and not self._closed:
                 self._file.truncate(0)  # all taken: start the file over
                 self._read_at = self._write_at = 0
+            self._cond.notify_all()  # a producer may wait for room on disk
         return chunk, cursor
 
     def close(self):

@@ -292,6 +292,20 @@ def test_later_shards_pull_ahead_spilling_to_disk_and_come_out_in_order(monkeypa
     assert got == want
 
 
+def test_later_shards_wait_for_room_on_disk_and_still_come_out_in_order(monkeypatch):
+    monkeypatch.setattr(pulling, "AHEAD_BYTES", 8)
+    monkeypatch.setattr(pulling, "AHEAD_DISK_BYTES", 40)
+
+    def stream(index):
+        def chunks():
+            for n in range(200):
+                yield f"<{index}:{n}>".encode(), n
+        return chunks
+
+    got = [chunk for _index, (chunk, _c) in pulling.ordered_shards([stream(i) for i in range(6)], 3)]
+    assert got == [f"<{i}:{n}>".encode() for i in range(6) for n in range(200)]
+
+
 def test_a_failing_later_shard_fails_the_stream_after_the_earlier_shards():
     def stream(index):
         def chunks():
