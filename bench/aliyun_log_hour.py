@@ -165,7 +165,8 @@ def main():
             rounds.append(entry)
             print(f"round {number + 1}: SDK {entry['sdk']['wall']:.2f}s, hubfs "
                   f"{entry['hubfs']['wall']:.2f}s (first read after open's fstat {entry['hubfs']['first_byte']:.2f}s, "
-                  f"daemon {entry['hubfs']['peak_rss_mib']:.0f} MiB), warm "
+                  f"daemon {entry['hubfs']['peak_rss_mib']:.0f} MiB, "
+                  f"{entry['hubfs']['daemon_cpu_s']:.2f} CPU-s), warm "
                   f"{entry['hubfs_warm']['wall']:.2f}s, load {entry['load_before']:.1f}", flush=True)
             print("  first bytes: " + ", ".join(f"{k} {v['wall'] * 1000:.0f} ms"
                                                 + ("" if v["ok"] and v["exact_stat"] else " (FAILED)")
