@@ -117,7 +117,7 @@ group = st.builds(_group, st.lists(log, max_size=5), maybe, maybe,
 group_list = st.lists(group, max_size=4).map(lambda gs: b"".join(_field(1, g) for g in gs))
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(group_list)
 @example(_field(1, _group([_log(1, [("__tag__:host", "x"), ("host", "y")])], tags=[("host", "h")])))
 @example(_field(1, _group([_log(0, [("__time_ns_part__", "s")])])))
@@ -129,7 +129,7 @@ def test_the_c_renderer_writes_the_bytes_of_the_python_one(raw):
     assert NATIVE.render(raw) is not None  # well-formed bodies never need the fallback
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(group_list, st.data())
 def test_cut_or_corrupted_bodies_fail_alike_and_never_crash(raw, data):
     if raw:
