@@ -39,3 +39,4 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+$(VENV)/.installed: setup.py backends/aliyun_log/_jsonlines.c

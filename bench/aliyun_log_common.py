@@ -1,7 +1,7 @@
 """What the aliyun-log benchmarks share: the SLS emulator in its own process, a hubfs
 config and mount on it, the official SDK pointed at it, and peak-RSS readings.
 
-Nothing is pinned to a CPU: hubfs decodes pulled logs in worker processes, which a
+Nothing is pinned to a CPU: hubfs renders pulled logs in several threads, which a
 one-CPU affinity would serialize, and the emulator's work per pull (joining cached
 LogGroups and an lz4 compression) is small next to either client's decoding.
 """

@@ -4,7 +4,7 @@ This module holds only what configuration validation needs (`OPTIONS`) and the `
 entry point; the HTTP client, decoders and tree are imported when a remote is built.
 The tree is described in `tree.py`, the hour-file format in `render.py`, appending in
 `appending.py`, the API calls in `client.py` (signing in `signing.py`), parallel pulls in
-`pulling.py` and the decoding worker processes in `decoding.py`; `wire/` holds the
+`pulling.py` and the render threads in `decoding.py` (the C renderer is `_jsonlines.c`); `wire/` holds the
 protobuf schema shared with the emulator.
 """
 
@@ -24,8 +24,15 @@ OPTIONS = {
                        help="project names to show instead of the key's project list "
                             "(keys without ListProject permission)"),
     "decode_workers": Option(int, default=None,
-                             help="worker processes that decode pulled logs (default: one "
-                                  "per CPU, at most 4; 0 decodes in the daemon)"),
+                             help="threads that decompress and render pulled logs besides "
+                                  "the pulling ones (default: one per CPU, at most 4; 0 "
+                                  "renders in the pulling threads)"),
+    "fstat_during_render": Option(str, default="wait",
+                                  help='"wait": a stat of a closed hour\'s file waits for its '
+                                       'exact size; "partial": a process reading the file '
+                                       "while it renders gets the size rendered so far from "
+                                       "fstat (cat and grep start at once; wc -c would be "
+                                       "wrong), see docs/semantics.md"),
 }
 
 
@@ -42,11 +49,16 @@ class Remote(node_tree.Remote):
         workers = options.get("decode_workers")
         if workers is not None and workers < 0:
             raise ConfigError(f"remote {name!r}: 'decode_workers' cannot be negative")
+        fstat = options.get("fstat_during_render") or "wait"
+        if fstat not in ("wait", "partial"):
+            raise ConfigError(f"remote {name!r}: 'fstat_during_render' must be \"wait\" or "
+                              f"\"partial\", not {fstat!r}")
         kwargs = {} if policy is None else {"policy": policy}
         self.client = client.Client(name, options["endpoint"], options["access_key_id"],
                                     options["access_key_secret"], **kwargs)
         self.decoder = decoding.Decoder(workers)
-        self.site = tree.Site(self.client, self.decoder, time.time(), projects, clock=clock)
+        self.site = tree.Site(self.client, self.decoder, time.time(), projects, clock=clock,
+                              fstat_during_render=fstat)
 
     def check(self):
         try:

@@ -49,7 +49,7 @@ class Site:
     """What every node of one remote shares: client, decoder, clock and cache prefix."""
 
     def __init__(self, client, decoder, started, projects=None, clock=time.time,
-                 pull_count=None):
+                 pull_count=None, fstat_during_render="wait"):
         self.client = client
         self.decoder = decoder
         self.name = client.name
@@ -57,6 +57,7 @@ class Site:
         self.projects = projects
         self.clock = clock
         self.pull_count = pull_count or 50
+        self.fstat_during_render = fstat_during_render  # hubfs.fuse.content reads it
         endpoint = hashlib.sha1(client.endpoint.encode("utf-8")).hexdigest()[:12]
         self.cache_prefix = f"aliyun-log/{render.FORMAT_VERSION}/{endpoint}"
 
@@ -254,6 +255,8 @@ class HourFile(File):
         self.shard = shard
         self.kind = Kind.RENDERED if final else Kind.GROWING
         self.appendable = not final
+        # A closed hour streams into the disk cache while it is read (hubfs.fuse.content).
+        self.fstat_during_render = store.site.fstat_during_render
 
     def cache_key(self):
         if not self.immutable:

@@ -3,6 +3,7 @@ emulator over real HTTP, with the official SDK as the reference for what bytes m
 
 import json
 import os
+import threading
 import time
 import zlib
 
@@ -11,7 +12,7 @@ import pytest
 from aliyun.log.proto import LogGroupList as SdkLogGroupList
 from aliyun.log.pulllog_response import PullLogResponse
 
-from backends.aliyun_log import Remote, appending, render
+from backends.aliyun_log import Remote, appending, pulling, render
 from backends.aliyun_log.decoding import Decoder
 from backends.aliyun_log.emulator import quota_fault
 from backends.aliyun_log.tree import SETTLE, parse_day
@@ -95,7 +96,7 @@ def test_bad_bodies_are_errors_never_short_output():
     assert render.render_body(b"", "lz4", 0, 0) == b""
 
 
-def test_worker_processes_render_the_same_bytes():
+def test_render_threads_render_the_same_bytes():
     raw = group_list(*[("t", f"s{i}", [("a", "b")], [(i, i, [("k", str(j)) for j in range(5)])] * 400)
                        for i in range(40)])
     decoder = Decoder(workers=2)
@@ -262,3 +263,80 @@ def test_configured_projects_stand_in_for_list_project(emu):
         assert all(e["path"] != "/" or e["query"] == "" for e in emu.server.requests.entries())
     finally:
         r.close()
+
+
+# -- all-shards ordering -------------------------------------------------------------------
+
+def test_later_shards_pull_ahead_spilling_to_disk_and_come_out_in_order(monkeypatch):
+    """Shard 0 cannot end before every later shard has pulled all of its chunks: they
+    must not wait for the reader, and what they pulled ahead (beyond a memory bound of a
+    few bytes here) comes back from the spill file in order."""
+    monkeypatch.setattr(pulling, "AHEAD_BYTES", 10)
+    others_done = [threading.Event() for _ in range(3)]
+
+    def stream(index):
+        def chunks():
+            if index == 0:
+                yield b"first", 0
+                for event in others_done:
+                    assert event.wait(30), "a later shard waited for the reader"
+            for n in range(50):
+                yield f"<{index}:{n}>".encode(), n
+            if index:
+                others_done[index - 1].set()
+        return chunks
+
+    got = list(pulling.ordered_shards([stream(i) for i in range(4)], threads=8))
+    want = [(0, (b"first", 0))] + [(i, (f"<{i}:{n}>".encode(), n)) for i in range(4)
+                                   for n in range(50)]
+    assert got == want
+
+
+def test_later_shards_wait_for_room_on_disk_and_still_come_out_in_order(monkeypatch):
+    monkeypatch.setattr(pulling, "AHEAD_BYTES", 8)
+    monkeypatch.setattr(pulling, "AHEAD_DISK_BYTES", 40)
+
+    def stream(index):
+        def chunks():
+            for n in range(200):
+                yield f"<{index}:{n}>".encode(), n
+        return chunks
+
+    got = [chunk for _index, (chunk, _c) in pulling.ordered_shards([stream(i) for i in range(6)], 3)]
+    assert got == [f"<{i}:{n}>".encode() for i in range(6) for n in range(200)]
+
+
+def test_a_failing_later_shard_fails_the_stream_after_the_earlier_shards():
+    def stream(index):
+        def chunks():
+            yield f"shard {index}".encode(), index
+            if index == 2:
+                raise errors.ServiceError("shard 2 broke")
+        return chunks
+
+    seen = []
+    with pytest.raises(errors.ServiceError, match="shard 2 broke"):
+        for index, (chunk, _cursor) in pulling.ordered_shards([stream(i) for i in range(4)], 8):
+            seen.append(chunk)
+    assert seen == [b"shard 0", b"shard 1", b"shard 2"]
+
+
+def test_a_reader_that_stops_stops_the_producers():
+    """Endless shards: they end only because the reader went away."""
+    stopped = [threading.Event(), threading.Event()]
+
+    def stream(index):
+        def chunks():
+            try:
+                n = 0
+                while True:
+                    yield b"x" * 1000, n
+                    n += 1
+            finally:
+                stopped[index].set()
+        return chunks
+
+    items = pulling.ordered_shards([stream(0), stream(1)], 2)
+    next(items)
+    items.close()
+    assert all(event.wait(30) for event in stopped)

@@ -108,6 +108,40 @@ def test_lasting_faults_fail_with_eio_and_one_log_line(mount, emulator, offset, 
     assert read(file) == expected(emulator, start)
 
 
+@pytest.mark.parametrize("fault", [
+    {"cut_after": 200, "times": -1, "query": "type=log"},
+    {"status": 400, "times": -1, "query": "type=log", "headers": {"Content-Type": "application/json"},
+     "body": '{"errorCode":"InvalidCursor","errorMessage":"cursor is invalid"}'},
+    quota_fault("ReadQuotaExceed", path="", times=-1, query="type=log"),
+], ids=["cut", "InvalidCursor", "quota"])
+def test_a_stream_failing_after_its_first_bytes_fails_reads_and_caches_nothing(emulator, config,
+                                                                              tmp_path, fault):
+    """Shard 0 streams into the hour file while shard 2 fails for good: a reader that
+    does not fstat (no wait for the size) gets a prefix of the right bytes, then EIO,
+    never an early EOF; the next mount on the same cache directory renders it anew."""
+    start, parts = hour(13 if fault.get("cut_after") else 14 if "body" in fault else 15)
+    want = expected(emulator, start)
+    emulator.server.faults.add(dict(fault, path=r"^/logstores/nginx-access/shards/2$"))
+    got, error = b"", None
+    with Mount(tmp_path, config) as live:
+        try:
+            fd = os.open(at(live, *parts), os.O_RDONLY)  # open(2) alone does not fstat
+            try:
+                while True:
+                    block = os.read(fd, 4096)
+                    assert block, f"EOF after {len(got)} of {len(want)} bytes: a short file"
+                    got += block
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            error = exc.errno
+    emulator.server.faults.clear()
+    assert error == errno.EIO
+    assert want.startswith(got) and len(got) < len(want)
+    with Mount(tmp_path, config, name="again") as again:  # same cache directory
+        assert read(at(again, *parts)) == want
+
+
 def test_unknown_project_and_logstore_are_enoent(mount):
     with pytest.raises(FileNotFoundError):
         os.listdir(at(mount, "no-such-project"))
@@ -135,7 +169,7 @@ def _children(pid):
 
 def _kill_daemon(live):
     pid = read_state(live.path)["pid"]
-    workers = _children(pid)  # the decoding worker processes
+    workers = _children(pid)  # processes of its own, if any (renders run in threads)
     os.kill(pid, signal.SIGKILL)  # no chance to resend here
     subprocess.run(["fusermount3", "-uz", live.path], capture_output=True)
     # A killed daemon leaves no worker behind.
