@@ -331,7 +331,9 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
 
     def _open_content(self, inode, node, content):
         fd = os.open(content.path, os.O_RDONLY) if content.path else None
-        fh = self.files.add(FileHandle(inode, node, fd, content.size))
+        handle = FileHandle(inode, node, fd, content.size)
+        handle.data = content.data
+        fh = self.files.add(handle)
         info = pyfuse3.FileInfo(fh=fh)
         # Immutable bytes may stay in the page cache across opens; anything that can
         # change is read directly so each open sees its own snapshot.
@@ -369,6 +371,8 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
             return b""
         if handle.fd is not None:
             return os.pread(handle.fd, size, off)
+        if handle.data is not None:
+            return handle.data[off:off + size]
         return await handle.reader.read(off, size)
 
     @fuse_op

@@ -85,9 +85,7 @@ class WalkPrefetch:
             async with self.slots:
                 children = await trio.to_thread.run_sync(lambda: list(directory.children()),
                                                          limiter=self.limiter)
-                for child in children:
-                    if not child.is_dir:
-                        await self.content.prefetch(child)
+                await self.content.prefetch_files(children)
         except trio.Cancelled:
             raise
         except Exception as exc:  # prefetching is a guess: a failure is the walker's later
