@@ -35,7 +35,7 @@ from hubfs.cache.listings import ATTR_TTL
 from hubfs.cache.rendering import counted
 from hubfs.cache.spool import shown_path
 from hubfs.fuse.handles import FileHandle
-from hubfs.render.directory import render_files
+from hubfs.render.directory import held_chunks, render_files
 from hubfs.render.progress import RenderProgress
 from hubfs.render.streaming import start_render
 from hubfs.tree import Kind
@@ -211,7 +211,7 @@ class ContentManager:
         try:
             async with self.prefetch_slots:
                 results = await trio.to_thread.run_sync(
-                    render_files, self.cache, streamed, snapshots, self._snapshot_file,
+                    render_files, self.cache, streamed, snapshots, self._render_snapshot,
                     limiter=self.limiter, abandon_on_cancel=True)
         finally:
             settled = set()
@@ -231,11 +231,9 @@ class ContentManager:
                 if progress.key not in settled:
                     progress.fail(OSError("the mount is closing"))
                     self._render_ended(progress)
-            for node, data, path, size, _error in results[1]:
-                if data is not None:
-                    self._keep_ahead(node, Content(None, len(data), self._clock(), data=data))
-                elif path is not None:
-                    self._keep_ahead(node, Content(path, size, self._clock(), private=True))
+            for node, content, _error in results[1]:
+                if content is not None:
+                    self._keep_ahead(node, content)
             for node in snapshots:
                 self._pending_ahead.pop(id(node), None)
             done.set()
@@ -362,6 +360,16 @@ class ContentManager:
         return Content(hit[0], hit[1], self._clock())
 
     def _render_snapshot(self, node):
+        """A fresh private snapshot of *node* (blocking): a small RENDERED file's bytes
+        held in memory (no file to make and remove for a `meta.json` re-read), else a
+        snapshot file (a GROWING one's is extended in place later)."""
+        if node.kind is Kind.RENDERED:
+            chunks = counted(node.render())
+            held, big = held_chunks(chunks)
+            if not big:
+                return Content(None, sum(map(len, held)), self._clock(), data=b"".join(held))
+            path, size = self._snapshot_file(held, chunks)
+            return Content(path, size, self._clock(), private=True)
         path = self.cache.new_snapshot()
         content = Content(path, 0, self._clock(), private=True)
         try:

@@ -8,7 +8,8 @@ files made on disk (creating an inode costs more than writing a few KiB). Here t
 of one directory are rendered one after another in a single worker thread, and a file
 that ends within `SMALL` bytes is kept as bytes in memory, never as a file. A bigger one
 goes on into the disk cache as usual, its bytes reported as they land, so a reader of a
-big file still gets its first bytes while it renders. What each file came to is handed
+big file still gets its first bytes while it renders (a mutable file's snapshot is made
+by the caller's function, which keeps small ones in memory too). What each file came to is handed
 back in one list for the trio thread to settle.
 """
 
@@ -19,14 +20,13 @@ from hubfs.cache.rendering import counted
 SMALL = 64 * 1024  # bytes of a file rendered ahead that is kept in memory
 
 
-def render_files(cache, streamed, snapshots, snapshot_file):
+def render_files(cache, streamed, snapshots, render_snapshot):
     """Render *streamed* (`[(node, progress)]`, immutable files with a cache key) and
-    *snapshots* (mutable nodes), blocking. Returns `(streamed_results, made)`:
-    `[(progress, data, (path, size), error, reported)]`, with *data* the bytes of a small
-    file (else None and *(path, size)* its committed cache entry) and *reported* the
-    bytes already advanced on the progress, and `[(node, data, path, size, error)]`,
-    *path* a snapshot file made by *snapshot_file(chunks)* when the file is not small.
-    A failure of one file is its own; the others go on."""
+    *snapshots* (mutable nodes, with *render_snapshot(node)*), blocking. Returns
+    `(streamed_results, made)`: `[(progress, data, (path, size), error, reported)]`, with
+    *data* the bytes of a small file (else None and *(path, size)* its committed cache
+    entry) and *reported* the bytes already advanced on the progress, and
+    `[(node, snapshot, error)]`. A failure of one file is its own; the others go on."""
     done = []
     for node, progress in streamed:
         hit = cache.lookup(progress.key)
@@ -42,19 +42,13 @@ def render_files(cache, streamed, snapshots, snapshot_file):
     made = []
     for node in snapshots:
         try:
-            chunks = counted(node.render())
-            held, big = _held(chunks)
-            if big:
-                path, size = snapshot_file(held, chunks)
-                made.append((node, None, path, size, None))
-            else:
-                made.append((node, b"".join(held), None, None, None))
+            made.append((node, render_snapshot(node), None))
         except Exception as exc:
-            made.append((node, None, None, None, exc))
+            made.append((node, None, exc))
     return done, made
 
 
-def _held(chunks):
+def held_chunks(chunks):
     """The first chunks of *chunks*, up to the first past `SMALL` bytes in all:
     `(chunks, more)`, *more* True when the file is bigger (its rest still in *chunks*)."""
     held, size = [], 0
@@ -71,7 +65,7 @@ def _small_or_entry(cache, node, progress, reported):
     """`(bytes, None)` of a small file, else `(None, (path, size))` of its cache entry."""
     chunks = counted(node.render())
     try:
-        held, big = _held(chunks)
+        held, big = held_chunks(chunks)
         if not big:
             return b"".join(held), None
         entry = cache.begin(progress.key)
