@@ -246,7 +246,10 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
 
     @fuse_op
     async def getxattr(self, inode, name, ctx):
-        raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+        # No service here has extended attributes. ENOSYS tells the kernel so once: it
+        # then answers EOPNOTSUPP itself and stops asking, where ENOATTR would bring
+        # `ls -l` here twice per file (its SELinux label and POSIX ACL checks).
+        raise pyfuse3.FUSEError(errno.ENOSYS)
 
     @fuse_op
     async def listxattr(self, inode, ctx):
@@ -265,6 +268,9 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
                                  self.listings.listing(directory.parent))
         local = [node for (parent, _), node in self.local.items() if parent == inode]
         cached = self.listings.listing(inode)
+        if cached is None and directory.node.lists_locally:
+            cached = list(directory.node.children())
+            self.listings.store_listing(inode, directory.node, cached)
         if cached is not None:
             handle = DirHandle(inode, entries=((node.name, node) for node in cached), local=local)
         else:

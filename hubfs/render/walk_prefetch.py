@@ -83,8 +83,11 @@ class WalkPrefetch:
     async def _prefetch(self, directory):
         try:
             async with self.slots:
-                children = await trio.to_thread.run_sync(lambda: list(directory.children()),
-                                                         limiter=self.limiter)
+                if directory.lists_locally:
+                    children = list(directory.children())
+                else:
+                    children = await trio.to_thread.run_sync(
+                        lambda: list(directory.children()), limiter=self.limiter)
                 await self.content.prefetch_files(children)
         except trio.Cancelled:
             raise
