@@ -231,7 +231,8 @@ class HttpClient:
         go straight to the transport adapter: the session's per-request work (cookie
         jars, merged settings, hooks, the environment) is a third of the CPU a small
         request costs, and none of it applies while the session has no cookies, no
-        proxies and does not read the environment per request. A redirect is then
+        proxies and does not read the environment per request. A cookie the service sets
+        goes into the session's jar (and later calls through the session), a redirect is
         followed through the session as before; anything else always goes through it."""
         session = self.session
         if (session.trust_env or session.proxies or session.cookies
@@ -248,6 +249,8 @@ class HttpClient:
         prepared.prepare_hooks({})
         response = self._adapter.send(prepared, stream=True, timeout=timeout,
                                       verify=session.verify, cert=session.cert)
+        if "Set-Cookie" in response.headers:  # from now on the session sends it
+            requests.cookies.extract_cookies_to_jar(session.cookies, prepared, response.raw)
         if response.is_redirect and kwargs.get("allow_redirects", True):
             response.close()
             return session.request(method, url, stream=True, timeout=timeout, **kwargs)
