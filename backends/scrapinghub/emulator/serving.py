@@ -28,6 +28,8 @@ from .records import RecordStore, matches, parse_filters
 from .state import Job
 
 BLOCK = 1000
+# Jobs of at most this many records are kept whole, encoded, for reads across jobs.
+LINES_CACHED = 10_000
 # Ranges up to this many records go out with a Content-Length instead of chunked framing.
 SMALL_RANGE = 200
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -200,9 +202,10 @@ def read_many(cache: BodyCache, jobs: Iterable[Job], resource: str, params: Read
               msgpack: bool) -> Response:
     """`GET {resource}/P` or `{resource}/P/S`: records of several jobs in key order.
 
-    A plain read (no filter, no index) serves each job's records from their encoded
+    A plain read (no filter, no index) serves each small job's records from their encoded
     lines, made once per job and kept in the server's `BodyCache` until the job's records
-    change (a walk over a spider reads the same jobs again and again)."""
+    change (a walk over a spider reads the same jobs again and again); of a big job only
+    the records asked for are encoded."""
     def generate() -> Iterator[bytes]:
         remaining = params.count
         for job in jobs:
@@ -212,11 +215,13 @@ def read_many(cache: BodyCache, jobs: Iterable[Job], resource: str, params: Read
             if params.plain:
                 if remaining is not None:
                     hi = min(hi, lo + remaining)
-                if lo < hi:
+                if lo < hi and len(store) <= LINES_CACHED:
                     yield b"".join(_job_lines(cache, job, resource, store, encoder, params,
                                               msgpack)[lo:hi])
-                    if remaining is not None:
-                        remaining -= hi - lo
+                elif lo < hi:  # a big job: only the records asked for
+                    yield encoder.encode_range(lo, hi)
+                if remaining is not None:
+                    remaining -= max(0, hi - lo)
             else:
                 sub = ReadParams(filters=params.filters, index=params.index, count=remaining)
                 for i in _select(store, lo, hi, sub):
