@@ -12,7 +12,11 @@ DESIGN.md semantics 1 ("never lie about size") is implemented here:
   before their first read, get their first bytes at once; every other process still
   waits for the exact size (docs/semantics.md says which tools that affects);
 - mutable RENDERED files are re-rendered into a private snapshot when older than the
-  attribute timeout, so `stat` and the `open` that follows agree;
+  attribute timeout, so `stat` and the `open` that follows agree (a small one is held as
+  bytes in memory rather than a snapshot file);
+- files rendered ahead of a tree walk (`hubfs.render.walk_prefetch`) are rendered a
+  directory at a time in one worker thread; the small immutable ones are then held as
+  bytes in a bounded LRU instead of the disk cache (`hubfs.render.directory`);
 - GROWING files keep one snapshot per inode that is extended (for `appendable` nodes,
   only the new records are fetched); every `open` pins the length it saw, so a reader
   gets a consistent prefix while the snapshot grows behind it;
