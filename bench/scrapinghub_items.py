@@ -12,7 +12,8 @@ alternating order:
 - first bytes, cold: `head -1`, `cat | head -c 4096`, `grep -m1` (the third item), each
   on a fresh mount, with `fstat_during_render` "wait" (the default) and "partial", and a
   `stat` right after each that must show the exact size;
-- four concurrent cold `cat`s of the 250,000-item jobs 900/1/2-5, against one alone.
+- four concurrent cold `cat`s of the 250,000-item jobs 900/1/2-5, against one alone, and
+  the wire ceiling of each (the same pages with `requests`, five in flight per job).
 Outputs are compared by SHA-256. Daemon peak RSS is its VmHWM. The emulator runs pinned
 to CPU 0; the tools and the daemon may use both CPUs (hubfs renders off the lock that
 serves FUSE). Usage: python bench/scrapinghub_items.py [--rounds 3]
@@ -35,7 +36,7 @@ import requests
 from common import REPO, start_emulator
 
 from backends.scrapinghub.emulator import BENCH_JOB_KEY, DEMO_APIKEY
-from backends.scrapinghub.emulator.seed import BENCH_ITEMS, BENCH_SIBLINGS
+from backends.scrapinghub.emulator.seed import BENCH_ITEMS, BENCH_SIBLING_ITEMS, BENCH_SIBLINGS
 
 JOB_DIR = ("zyte", "900", "spiders", "bench")
 PAGE = 5000
@@ -177,7 +178,38 @@ def first_byte_round(workdir, configs, expected_size):
     return figures
 
 
-def concurrency_round(workdir, config):
+def wire_round(url, workdir, jobs):
+    """The wire ceiling for *jobs* read at once: their JSON lines pages with requests,
+    five in flight per job, each job's bodies to its own file."""
+    session = requests.Session()
+    session.auth = (DEMO_APIKEY, "")
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=5 * len(jobs)))
+
+    def page(job, start):
+        key = f"900/1/{job}"
+        response = session.get(url + "items/" + key, timeout=60,
+                               params={"start": f"{key}/{start}", "count": PAGE})
+        response.raise_for_status()
+        return response.content
+
+    def one(job, pool):
+        with open(os.path.join(workdir, f"wire-{job}.jl"), "wb") as fh:
+            for body in pool.map(lambda start: page(job, start),
+                                 range(0, BENCH_SIBLING_ITEMS, PAGE)):
+                fh.write(body)
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(5 * len(jobs)) as pool, \
+            concurrent.futures.ThreadPoolExecutor(len(jobs)) as outer:
+        list(outer.map(lambda job: one(job, pool), jobs))
+    wall = time.monotonic() - started
+    for job in jobs:
+        os.unlink(os.path.join(workdir, f"wire-{job}.jl"))
+    session.close()
+    return wall
+
+
+def concurrency_round(workdir, config, url):
     def cat(path):
         started = time.monotonic()
         subprocess.run(["sh", "-c", f"cat '{path}' > /dev/null"], check=True, timeout=TIME_LIMIT)
@@ -191,7 +223,11 @@ def concurrency_round(workdir, config):
             list(pool.map(cat, [mount.file(job) for job in BENCH_SIBLINGS]))
         four = time.monotonic() - started
         rss = mount.peak_rss()
-    return {"one": one, "four": four, "ratio": four / one, "peak_rss_four": rss}
+    wire_one = wire_round(url, workdir, BENCH_SIBLINGS[:1])
+    wire_four = wire_round(url, workdir, BENCH_SIBLINGS)
+    return {"one": one, "four": four, "ratio": four / one, "peak_rss_four": rss,
+            "wire_one": wire_one, "wire_four": wire_four, "wire_ratio": wire_four / wire_one,
+            "four_over_wire_four": four / wire_four}
 
 
 def spread(values):
@@ -214,7 +250,7 @@ def main():
         official_round(url, workdir)
         ceiling_round(url, workdir)
         hubfs_round(workdir, configs["wait"])
-        concurrency_round(workdir, configs["wait"])
+        concurrency_round(workdir, configs["wait"], url)
         expected_size = None
         for number in range(args.rounds):
             if time.monotonic() > deadline:
@@ -228,7 +264,7 @@ def main():
                 with Mount(workdir, configs["wait"]) as mount:
                     expected_size = os.stat(mount.file()).st_size
             rounds["first_byte"].append(first_byte_round(workdir, configs, expected_size))
-            rounds["concurrency"].append(concurrency_round(workdir, configs["wait"]))
+            rounds["concurrency"].append(concurrency_round(workdir, configs["wait"], url))
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
@@ -251,7 +287,8 @@ def main():
                               "stat_exact": all(r[name]["exact_stat"] for r in rounds["first_byte"])}
                        for name in (rounds["first_byte"][0] if rounds["first_byte"] else {})},
         "concurrency": {key: spread([r[key] for r in rounds["concurrency"]])
-                        for key in ("one", "four", "ratio", "peak_rss_four")},
+                        for key in ("one", "four", "ratio", "peak_rss_four", "wire_one",
+                                    "wire_four", "wire_ratio", "four_over_wire_four")},
     }
     med = lambda key: summary[key]["median"]  # noqa: E731
     summary["official_over_hubfs"] = med("official_wall") / med("hubfs_cold_wall")

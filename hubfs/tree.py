@@ -69,6 +69,9 @@ class Dir(Node):
     writable = False
     # Set by `mkdir()` on a directory it already created on the service.
     made_on_service = False
+    # True when `children()` never blocks (no I/O): the FUSE thread then lists it itself
+    # instead of handing the listing to a worker thread and back.
+    lists_locally = False
 
     def children(self):
         """Yield child nodes in a stable order, page by page. Raises `HubfsError`."""
@@ -107,7 +110,10 @@ class Dir(Node):
 
 
 class StaticDir(Dir):
-    """A directory whose children are known up front (a remote's fixed sub-folders)."""
+    """A directory whose children are known up front (a remote's fixed sub-folders).
+    A subclass whose `children()` does I/O must set `lists_locally = False`."""
+
+    lists_locally = True
 
     def __init__(self, name, nodes, mtime=0.0, immutable=False):
         super().__init__(name, mtime, immutable)

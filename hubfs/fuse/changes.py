@@ -34,7 +34,9 @@ class ChangeOperations:
 
         def copy():
             with open(target, "wb") as out:
-                if content.path is not None:
+                if content.data is not None:
+                    out.write(content.data)
+                elif content.path is not None:
                     with open(content.path, "rb") as src:
                         shutil.copyfileobj(src, out, 1 << 20)
                 else:

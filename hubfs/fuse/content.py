@@ -12,7 +12,11 @@ DESIGN.md semantics 1 ("never lie about size") is implemented here:
   before their first read, get their first bytes at once; every other process still
   waits for the exact size (docs/semantics.md says which tools that affects);
 - mutable RENDERED files are re-rendered into a private snapshot when older than the
-  attribute timeout, so `stat` and the `open` that follows agree;
+  attribute timeout, so `stat` and the `open` that follows agree (a small one is held as
+  bytes in memory rather than a snapshot file);
+- files rendered ahead of a tree walk (`hubfs.render.walk_prefetch`) are rendered a
+  directory at a time in one worker thread; the small immutable ones are then held as
+  bytes in a bounded LRU instead of the disk cache (`hubfs.render.directory`);
 - GROWING files keep one snapshot per inode that is extended (for `appendable` nodes,
   only the new records are fetched); every `open` pins the length it saw, so a reader
   gets a consistent prefix while the snapshot grows behind it;
@@ -27,6 +31,7 @@ import os
 import sys
 import time
 
+import cachetools
 import trio
 
 from hubfs import stats
@@ -34,19 +39,23 @@ from hubfs.cache.listings import ATTR_TTL
 from hubfs.cache.rendering import counted
 from hubfs.cache.spool import shown_path
 from hubfs.fuse.handles import FileHandle
+from hubfs.render.directory import held_chunks, render_files
+from hubfs.render.progress import RenderProgress
 from hubfs.render.streaming import start_render
 from hubfs.tree import Kind
 
 
 @dataclasses.dataclass
 class Content:
-    """Where an inode's current bytes are. *path* None means SIZED (read from the node)."""
+    """Where an inode's current bytes are: a file at *path*, the *data* itself, or
+    neither (SIZED: read from the node)."""
 
     path: str | None
     size: int
     rendered_at: float
     cursor: object = None
     private: bool = False  # a snapshot of ours, to delete when replaced or forgotten
+    data: bytes | None = None  # the bytes themselves, held in memory (then path is None)
 
 
 # Renders running at once. Each holds a few pages in flight (the backend bounds that, a
@@ -58,6 +67,10 @@ RENDER_SLOTS = 4
 PREFETCH_SLOTS = 8
 # Snapshots of mutable files rendered ahead of a walk, kept until adopted (or evicted).
 AHEAD_KEPT = 512
+# Bytes of small immutable files rendered ahead of a walk held in memory instead of the
+# disk cache (`hubfs.render.directory`); the least recently used are dropped (and
+# rendered again if asked again).
+SMALL_KEPT = 64 * 1024 * 1024
 # Seconds a thread holding the interpreter lock runs before another may take it.
 SWITCH_INTERVAL = 0.0005
 
@@ -110,6 +123,8 @@ class ContentManager:
         self._locks = {}  # inode number -> trio.Lock
         self._renders = {}  # cache key -> RenderProgress of a render under way
         self._ahead = {}  # id(node) -> (node, Content): snapshots rendered ahead of a walk
+        self._pending_ahead = {}  # id(node) -> trio.Event set when its snapshot ahead is kept
+        self._small = cachetools.LRUCache(SMALL_KEPT, getsizeof=len)  # cache key -> bytes
 
     def _render(self, node, slots=None, number=None):
         """The render of *node*'s cache entry under way, started if none is. With the
@@ -139,7 +154,7 @@ class ContentManager:
 
         The open waits for the render's first bytes (milliseconds), so a render that
         fails before any byte fails the `open` itself, once, like a `stat` would."""
-        content = self._contents.get(number)
+        content = self._contents.get(number) or self._small_content(number, node)
         if content is None:
             hit = self.cache.lookup(node.cache_key())
             if hit is None:
@@ -148,31 +163,99 @@ class ContentManager:
                 if progress.error is not None:  # failed before this open could start
                     raise progress.error.with_traceback(None)
                 if progress.size is not None:  # it completed meanwhile: open it as cached
-                    return Content(progress.final_path, progress.size, self._clock()), None
+                    return self._ended(progress), None
                 try:
                     fd = os.open(progress.path, os.O_RDONLY)
                 except FileNotFoundError:  # committed (renamed) just now, in its thread
-                    size = await progress.finished()
-                    return Content(progress.final_path, size, self._clock()), None
+                    await progress.finished()
+                    return self._ended(progress), None
                 return None, StreamHandle(number, node, fd, progress, pid)
             content = self._contents[number] = Content(hit[0], hit[1], self._clock())
         return content, None
 
-    async def prefetch(self, node):
-        """Render *node* ahead of a walk (`hubfs.render.walk_prefetch`): a streamed file
-        into the disk cache, a mutable one into a snapshot that the walker's inode adopts
-        while it is fresh (`_adopt`); failures are left for the walker's own request."""
-        try:
+    def _ended(self, progress):
+        """The `Content` a completed render left: its cache entry, or its bytes."""
+        return Content(progress.final_path, progress.size, self._clock(), data=progress.data)
+
+    def _small_content(self, number, node):
+        """A small immutable file rendered ahead of a walk and held in memory, now the
+        content of inode *number*; else None."""
+        if not self._small:
+            return None
+        data = self._small.get(node.cache_key())
+        if data is None:
+            return None
+        content = self._contents[number] = Content(None, len(data), self._clock(), data=data)
+        return content
+
+    async def prefetch_files(self, nodes):
+        """Render the files among *nodes* (one directory's children) ahead of a walk
+        (`hubfs.render.walk_prefetch`), all in one worker thread (`hubfs.render.directory`):
+        streamed files into the disk cache, under a `RenderProgress` that the walker's
+        own `stat` or `open` joins meanwhile; mutable ones into snapshots that the
+        walker's inodes adopt while fresh (`_adopt`), which a `stat` arriving first waits
+        for. Failures are left for the walker's own request."""
+        streamed, snapshots = [], []
+        for node in nodes:
+            if node.is_dir:
+                continue
             if streams(node):
-                if self.cache.lookup(node.cache_key()) is None:
-                    await self._render(node, self.prefetch_slots).finished()
-            elif node.kind is Kind.RENDERED:
-                async with self.prefetch_slots:
-                    content = await trio.to_thread.run_sync(self._render_snapshot, node,
-                                                            limiter=self.limiter)
-                self._keep_ahead(node, content)
-        except Exception:
-            pass
+                key = node.cache_key()
+                if key not in self._renders:
+                    progress = self._renders[key] = RenderProgress(key, None)
+                    streamed.append((node, progress))
+            elif node.kind is Kind.RENDERED and id(node) not in self._pending_ahead:
+                snapshots.append(node)
+        if not streamed and not snapshots:
+            return
+        done = trio.Event()
+        for node in snapshots:
+            self._pending_ahead[id(node)] = done
+        results = ([], [])
+        try:
+            async with self.prefetch_slots:
+                results = await trio.to_thread.run_sync(
+                    render_files, self.cache, streamed, snapshots, self._render_snapshot,
+                    limiter=self.limiter, abandon_on_cancel=True)
+        finally:
+            settled = set()
+            for progress, data, entry, error, reported in results[0]:
+                settled.add(progress.key)
+                if data is not None:
+                    self._small[progress.key] = data
+                    progress.advance(len(data))
+                    progress.complete(None, data)
+                elif entry is not None:
+                    progress.advance(entry[1] - reported)
+                    progress.complete(entry[0])
+                else:
+                    progress.fail(error)
+                self._render_ended(progress)
+            for _node, progress in streamed:  # cancelled: the mount is closing
+                if progress.key not in settled:
+                    progress.fail(OSError("the mount is closing"))
+                    self._render_ended(progress)
+            for node, content, _error in results[1]:
+                if content is not None:
+                    self._keep_ahead(node, content)
+            for node in snapshots:
+                self._pending_ahead.pop(id(node), None)
+            done.set()
+
+    def _snapshot_file(self, held, chunks):
+        """A private snapshot file of the chunks *held* and the rest of *chunks*:
+        `(path, size)` (blocking)."""
+        path = self.cache.new_snapshot()
+        try:
+            with open(path, "wb") as out:
+                for chunk in held:
+                    out.write(chunk)
+                for chunk, _cursor in chunks:
+                    out.write(chunk)
+                return path, out.tell()
+        except BaseException:
+            os.unlink(path)
+            raise
 
     def _keep_ahead(self, node, content):
         # Keyed by id(): the tuple holds the node, so the id cannot be reused meanwhile.
@@ -218,6 +301,9 @@ class ContentManager:
             if content is not None:
                 return content.size
         if node.immutable and node.kind is Kind.RENDERED and node.cache_key():
+            content = self._small_content(number, node)
+            if content is not None:
+                return content.size
             hit = self.cache.lookup(node.cache_key())
             if hit is not None:
                 self._contents[number] = Content(hit[0], hit[1], self._clock())
@@ -238,6 +324,10 @@ class ContentManager:
             content = self._contents.get(number)
             if content is not None and (node.immutable or self._fresh(content)):
                 return content
+            if node.kind is Kind.RENDERED and not node.immutable:
+                pending = self._pending_ahead.get(id(node))
+                if pending is not None:  # being rendered ahead right now: take that one
+                    await pending.wait()
             if self._ahead and node.kind is Kind.RENDERED and not node.immutable:
                 adopted = self._adopt(number, node)
                 if adopted is not None:
@@ -263,14 +353,27 @@ class ContentManager:
             return await trio.to_thread.run_sync(tracked, limiter=self.limiter)
 
     async def _streamed(self, number, node):
+        content = self._small_content(number, node)
+        if content is not None:
+            return content
         hit = self.cache.lookup(node.cache_key())
         if hit is None:
             progress = self._render(node, number=number)
-            size = await progress.finished()
-            hit = (progress.final_path, size)
+            await progress.finished()
+            return self._ended(progress)
         return Content(hit[0], hit[1], self._clock())
 
     def _render_snapshot(self, node):
+        """A fresh private snapshot of *node* (blocking): a small RENDERED file's bytes
+        held in memory (no file to make and remove for a `meta.json` re-read), else a
+        snapshot file (a GROWING one's is extended in place later)."""
+        if node.kind is Kind.RENDERED:
+            chunks = counted(node.render())
+            held, big = held_chunks(chunks)
+            if not big:
+                return Content(None, sum(map(len, held)), self._clock(), data=b"".join(held))
+            path, size = self._snapshot_file(held, chunks)
+            return Content(path, size, self._clock(), private=True)
         path = self.cache.new_snapshot()
         content = Content(path, 0, self._clock(), private=True)
         try:
@@ -312,7 +415,7 @@ class ContentManager:
 
     @staticmethod
     def _unlink(content):
-        if content.private:
+        if content.private and content.path is not None:
             try:
                 os.unlink(content.path)  # open handles keep their descriptor
             except FileNotFoundError:

@@ -22,6 +22,7 @@ class FileHandle:
         self.fd = fd
         self.length = length
         self.reader = None  # a `SizedReader` for sized files (no content file)
+        self.data = None  # the bytes of a small file held in memory (no content file)
 
     def close(self):
         if self.fd is not None:

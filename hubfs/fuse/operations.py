@@ -252,7 +252,10 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
 
     @fuse_op
     async def getxattr(self, inode, name, ctx):
-        raise pyfuse3.FUSEError(pyfuse3.ENOATTR)
+        # No service here has extended attributes. ENOSYS tells the kernel so once: it
+        # then answers EOPNOTSUPP itself and stops asking, where ENOATTR would bring
+        # `ls -l` here twice per file (its SELinux label and POSIX ACL checks).
+        raise pyfuse3.FUSEError(errno.ENOSYS)
 
     @fuse_op
     async def listxattr(self, inode, ctx):
@@ -271,6 +274,9 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
                                  self.listings.listing(directory.parent))
         local = [node for (parent, _), node in self.local.items() if parent == inode]
         cached = self.listings.listing(inode)
+        if cached is None and directory.node.lists_locally:
+            cached = list(directory.node.children())
+            self.listings.store_listing(inode, directory.node, cached)
         if cached is not None:
             handle = DirHandle(inode, entries=((node.name, node) for node in cached), local=local)
         else:
@@ -337,7 +343,9 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
 
     def _open_content(self, inode, node, content):
         fd = os.open(content.path, os.O_RDONLY) if content.path else None
-        fh = self.files.add(FileHandle(inode, node, fd, content.size))
+        handle = FileHandle(inode, node, fd, content.size)
+        handle.data = content.data
+        fh = self.files.add(handle)
         info = pyfuse3.FileInfo(fh=fh)
         # Immutable bytes may stay in the page cache across opens; anything that can
         # change is read directly so each open sees its own snapshot.
@@ -375,6 +383,8 @@ class HubfsOperations(ChangeOperations, pyfuse3.Operations):
             return b""
         if handle.fd is not None:
             return os.pread(handle.fd, size, off)
+        if handle.data is not None:
+            return handle.data[off:off + size]
         return await handle.reader.read(off, size)
 
     @fuse_op

@@ -21,6 +21,7 @@ class RenderProgress:
         self.written = 0
         self.size = None  # the exact size, once complete
         self.final_path = None
+        self.data = None  # the bytes, when the render kept them in memory (no final path)
         self.error = None  # what ended the render, if it failed
         self.readers = collections.Counter()  # pid -> open handles while rendering
         self._changed = trio.Event()
@@ -33,9 +34,10 @@ class RenderProgress:
         self.written += nbytes
         self._wake()
 
-    def complete(self, final_path):
+    def complete(self, final_path, data=None):
         self.size = self.written
         self.final_path = final_path
+        self.data = data
         self._wake()
 
     def fail(self, error):

@@ -83,11 +83,12 @@ class WalkPrefetch:
     async def _prefetch(self, directory):
         try:
             async with self.slots:
-                children = await trio.to_thread.run_sync(lambda: list(directory.children()),
-                                                         limiter=self.limiter)
-                for child in children:
-                    if not child.is_dir:
-                        await self.content.prefetch(child)
+                if directory.lists_locally:
+                    children = list(directory.children())
+                else:
+                    children = await trio.to_thread.run_sync(
+                        lambda: list(directory.children()), limiter=self.limiter)
+                await self.content.prefetch_files(children)
         except trio.Cancelled:
             raise
         except Exception as exc:  # prefetching is a guess: a failure is the walker's later

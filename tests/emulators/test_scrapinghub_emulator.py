@@ -355,6 +355,31 @@ def test_spider_id_lookup_and_cross_job_reads(emu):
     assert one == emu.state.job_by_key("101/2/2").items.get(3)["url"]
 
 
+
+def test_cross_job_reads_are_cached_per_job_until_a_write(fresh):
+    """Reads across a spider's jobs serve each job's encoded records from the body cache;
+    a write to one of the jobs shows in the next read."""
+    auth = (DEMO_APIKEY, "")
+    url = fresh.url + "items/102/3?meta=_key&start=102/3/7/0&count=40"
+
+    def keyed():
+        r = requests.get(url, auth=auth, timeout=10)
+        return [json.loads(line) for line in r.text.splitlines()]
+
+    first = keyed()
+    expected = []
+    for number in range(7, 10):
+        job = fresh.state.job_by_key(f"102/3/{number}")
+        expected += [dict(job.items.get(i), _key=f"102/3/{number}/{i}")
+                     for i in range(len(job.items))]
+    assert first == expected[:40]
+    hits = fresh.server.body_cache.hits
+    assert keyed() == first and fresh.server.body_cache.hits > hits
+    requests.post(fresh.url + "items/102/3/7?start=2", data=b'{"n": "changed"}\n', auth=auth,
+                  timeout=10)
+    assert keyed()[2] == {"n": "changed", "_key": "102/3/7/2"}
+
+
 # ----------------------------------------------------------------------------- writes
 
 def _post_lines(handle, path, records, start):

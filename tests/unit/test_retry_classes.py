@@ -100,3 +100,44 @@ def test_retries_that_pile_up_show_at_info(toy, caplog):
         client.request("GET", toy.url + "chunk")
     infos = [r for r in caplog.records if r.levelno == logging.INFO and "retry" in r.getMessage()]
     assert len(infos) == 1  # the third retry, once two have piled up quietly
+
+
+@pytest.fixture(scope="module")
+def echo():
+    router = Router()
+
+    def show(request):
+        return json_response({"method": request.method, "query": request.raw_query,
+                              "auth": list(request.auth or ()), "body": request.body.decode(),
+                              "agent": request.header("User-Agent"),
+                              "extra": request.header("X-Extra"),
+                              "cookie": request.header("Cookie")})
+
+    router.add("GET", "/echo", show)
+    router.add("POST", "/echo", show)
+    router.add("GET", "/moved", lambda request: json_response(
+        {}, 302, headers=[("Location", "/echo?from=moved")]))
+    router.add("GET", "/cookie", lambda request: json_response(
+        {}, headers=[("Set-Cookie", "sticky=1; Path=/")]))
+    with start_in_thread(EmulatorServer(router)) as handle:
+        yield handle
+
+
+def test_plain_calls_sent_without_the_session_are_the_same_requests(echo):
+    """With no cookies, proxies or environment lookups, calls skip the session's
+    per-request work: the query, headers, credentials and body that arrive are the same,
+    a redirect is still followed, and a cookie the service sets is sent from then on."""
+    client = HttpClient("echo", auth=("key", ""), headers={"User-Agent": "hubfs/test"},
+                        policy=FAST)
+    for lean in (False, True):
+        client.session.trust_env = not lean
+        got = client.request("GET", echo.url + "echo", params=[("a", "1"), ("a", "x y")],
+                             headers={"X-Extra": "yes"}).json()
+        assert got == {"method": "GET", "query": "a=1&a=x+y", "auth": ["key", ""], "body": "",
+                       "agent": "hubfs/test", "extra": "yes", "cookie": None}
+        posted = client.request("POST", echo.url + "echo", data={"f": "v"}).json()
+        assert (posted["method"], posted["body"]) == ("POST", "f=v")
+        assert client.request("GET", echo.url + "moved").json()["query"] == "from=moved"
+    client.request("GET", echo.url + "cookie")
+    assert client.request("GET", echo.url + "echo").json()["cookie"] == "sticky=1"
+    client.close()

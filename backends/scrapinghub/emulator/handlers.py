@@ -353,7 +353,7 @@ class StorageAPI:
             spider = m.get("spider")
             jobs = sorted((j for j in project.jobs_of(int(spider) if spider else None)),
                           key=lambda j: (j.spider_id, j.number))
-            return serving.read_many(jobs, resource, params, msgpack)
+            return serving.read_many(self.server.body_cache, jobs, resource, params, msgpack)
         job = self.state.job(project.id, m["spider"], m["job"])
         if job is None:
             return Response(200, b"", [("Content-Type", MSGPACK_CT if msgpack else JSONLINES_CT)])

@@ -10,7 +10,8 @@ a plain range read (no filter/index) of one job is cut into aligned blocks of 1,
 each full block is encoded once and kept in the server's `BodyCache`, in the compressed
 form when the client accepts gzip (a level-1 deflate segment spliced into the response
 without recompressing) or raw otherwise; only the ragged first and last blocks of a range
-are encoded per request. Bodies are streamed in ~256 KiB chunked frames, so a full read
+are encoded per request. Reads across the jobs of a spider or project keep each job's
+encoded records in the same cache (a walk reads them page after page). Bodies are streamed in ~256 KiB chunked frames, so a full read
 never builds one large string. Records are encoded with one shared compact JSON encoder or
 one msgpack Packer per block.
 """
@@ -27,6 +28,8 @@ from .records import RecordStore, matches, parse_filters
 from .state import Job
 
 BLOCK = 1000
+# Jobs of at most this many records are kept whole, encoded, for reads across jobs.
+LINES_CACHED = 10_000
 # Ranges up to this many records go out with a Content-Length instead of chunked framing.
 SMALL_RANGE = 200
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -195,22 +198,52 @@ def _blocks(cache: BodyCache, job: Job, resource: str, store: RecordStore, encod
             pos = end
 
 
-def read_many(jobs: Iterable[Job], resource: str, params: ReadParams, msgpack: bool) -> Response:
-    """`GET {resource}/P` or `{resource}/P/S`: records of several jobs in key order."""
+def read_many(cache: BodyCache, jobs: Iterable[Job], resource: str, params: ReadParams,
+              msgpack: bool) -> Response:
+    """`GET {resource}/P` or `{resource}/P/S`: records of several jobs in key order.
+
+    A plain read (no filter, no index) serves each small job's records from their encoded
+    lines, made once per job and kept in the server's `BodyCache` until the job's records
+    change (a walk over a spider reads the same jobs again and again); of a big job only
+    the records asked for are encoded."""
     def generate() -> Iterator[bytes]:
         remaining = params.count
         for job in jobs:
             store = job.stores[resource]
             encoder = Encoder(job, resource, store, params, msgpack)
             lo, hi = job_range(job, len(store), params)
-            sub = ReadParams(filters=params.filters, index=params.index, count=remaining)
-            for i in _select(store, lo, hi, sub):
-                yield encoder.encode(i)
+            if params.plain:
                 if remaining is not None:
-                    remaining -= 1
+                    hi = min(hi, lo + remaining)
+                if lo < hi and len(store) <= LINES_CACHED:
+                    yield b"".join(_job_lines(cache, job, resource, store, encoder, params,
+                                              msgpack)[lo:hi])
+                elif lo < hi:  # a big job: only the records asked for
+                    yield encoder.encode_range(lo, hi)
+                if remaining is not None:
+                    remaining -= max(0, hi - lo)
+            else:
+                sub = ReadParams(filters=params.filters, index=params.index, count=remaining)
+                for i in _select(store, lo, hi, sub):
+                    yield encoder.encode(i)
+                    if remaining is not None:
+                        remaining -= 1
             if remaining is not None and remaining <= 0:
                 return
     return Response(200, coalesce(generate()), _content_type(msgpack), compress=True)
+
+
+def _job_lines(cache: BodyCache, job: Job, resource: str, store: RecordStore, encoder: Encoder,
+               params: ReadParams, msgpack: bool) -> list:
+    """Every record of *job*'s *resource* encoded (one bytes per record), cached under the
+    store's version: a write to the job makes the next read encode them again."""
+    tag = (job.key, resource, id(store), store.version, msgpack, tuple(encoder.meta),
+           params.nodata, "lines")
+    lines = cache.get(tag)
+    if lines is None:
+        lines = [encoder.encode(i) for i in range(len(store))]
+        cache.put(tag, lines, sum(map(len, lines)) + 40 * len(lines))
+    return lines
 
 
 def read_one(job: Job, resource: str, index: int, field_name: Optional[str],
