@@ -69,6 +69,9 @@ class Dir(Node):
     writable = False
     # Set by `mkdir()` on a directory it already created on the service.
     made_on_service = False
+    # True when `create()` sends nothing and waits on nothing (it only makes the node):
+    # the core then calls it on its own thread, sparing a worker-thread hop per new file.
+    create_is_local = False
 
     def children(self):
         """Yield child nodes in a stable order, page by page. Raises `HubfsError`."""

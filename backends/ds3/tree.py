@@ -73,6 +73,7 @@ class Folder(Dir):
     """A bucket (prefix "") or a folder inside one (prefix ending in `/`)."""
 
     writable = True
+    create_is_local = True  # `create` makes the node; the first close sends it
 
     def __init__(self, transfer, bucket, prefix, mtime):
         name = bucket if not prefix else file_name(prefix[:-1].rsplit("/", 1)[-1])
