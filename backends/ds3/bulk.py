@@ -243,7 +243,7 @@ class ObjectReadJob:
             path = object_path(self.bucket, self.key)
             response = client.send("GET", path, params={"job": job_id, "offset": str(start)},
                                    headers={"Range": f"bytes={offset}-{offset + piece - 1}"},
-                                   expect=(200, 206, 404, 410))
+                                   expect=(200, 206, 404, 410), into=bytearray(piece))
             if response.status_code in (404, 410):
                 response.close()
                 restarts += 1
@@ -260,4 +260,4 @@ class ObjectReadJob:
                                        f"instead of {piece}")
             out.append(data)
             offset += piece
-        return b"".join(out)
+        return out[0] if len(out) == 1 else b"".join(out)
