@@ -393,3 +393,59 @@ def test_s3_rename_is_a_server_side_copy(s3, tmp_path):
     with open(s3.state.store.get("books", "beowulf-copy.txt").path, "rb") as fh:
         assert fh.read() == demo_objects()["books"]["beowulf.txt"]
     remote.close()
+
+
+# -- reads of a folder, file after file, share bulk GET jobs ----------------------------------
+
+def _walk_folder(ds3, tmp_path, count=6):
+    remote = make_remote(ds3.server)
+    contents = {}
+    for n in range(count):
+        data = binary(f"walk{n}", 3000 + n)
+        path = tmp_path / f"walk{n}"
+        path.write_bytes(data)
+        remote.transfer.write("books", f"walk/f{n}.bin", str(path))
+        contents[f"f{n}.bin"] = data
+    return remote, contents
+
+
+def _job_starts(server):
+    return [r for r in server.requests.entries()
+            if r["path"].startswith("/_rest_/bucket/") and "start_bulk_get" in r["query"]]
+
+
+def test_ds3_files_of_a_folder_read_one_after_another_share_a_job(ds3, tmp_path):
+    remote, contents = _walk_folder(ds3, tmp_path)
+    folder = remote.root().child("books").child("walk")
+    nodes = list(folder.children())
+    ds3.server.requests.clear()
+    for node in nodes:
+        assert node.read(0, node.size) == contents[node.name]
+    assert len(_job_starts(ds3.server)) == 2  # the first file's own job, then one for the rest
+    polls = [r for r in ds3.server.requests.entries() if r["path"] == "/_rest_/job_chunk"]
+    assert len(polls) == 2  # one chunks-ready answer covers every file of the shared job
+    remote.close()
+
+
+def test_ds3_a_file_whose_shared_job_is_gone_starts_its_own(ds3, tmp_path):
+    remote, contents = _walk_folder(ds3, tmp_path)
+    nodes = list(remote.root().child("books").child("walk").children())
+    for node in nodes[:2]:
+        assert node.read(0, node.size) == contents[node.name]
+    for job in ds3.state.jobs.active():
+        ds3.state.jobs.cancel(job.id, force=True)  # the appliance dropped the shared job
+    ds3.server.requests.clear()
+    for node in nodes[2:]:
+        assert node.read(0, node.size) == contents[node.name]
+    assert _job_starts(ds3.server)  # each file that lost its job started one of its own
+    remote.close()
+
+
+def test_ds3_random_reads_of_a_folder_keep_one_job_per_file(ds3, tmp_path):
+    remote, contents = _walk_folder(ds3, tmp_path, count=4)
+    nodes = list(remote.root().child("books").child("walk").children())
+    ds3.server.requests.clear()
+    for node in (nodes[2], nodes[0], nodes[3]):
+        assert node.read(0, node.size) == contents[node.name]
+    assert len(_job_starts(ds3.server)) == 3
+    remote.close()
