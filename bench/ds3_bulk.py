@@ -9,6 +9,7 @@ file by file with sha256, which also proves the first step stored everything). W
 requests by kind, daemon CPU and peak RSS. Results go to bench/results/ds3_bulk.json.
 
     .venv/bin/python bench/ds3_bulk.py [--rounds 2] [--files 100] [--mib 10]
+    .venv/bin/python bench/ds3_bulk.py --files 1000 --kib 10   # small files: shared read jobs
 """
 
 import argparse
@@ -33,16 +34,20 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--mib", type=int, default=10)
+    parser.add_argument("--kib", type=int, default=0,
+                        help="files of this many KiB instead (results in ds3_bulk_small.json)")
     args = parser.parse_args(argv)
+    size = args.kib * 1024 if args.kib else args.mib << 20
+    results_path = RESULTS.replace(".json", "_small.json") if args.kib else RESULTS
     workdir = tempfile.mkdtemp(prefix="bench-ds3-")
     servers = {mode: start_emulator(mode, "bench") for mode in ("ds3", "s3")}
-    results = {"files": args.files, "mib": args.mib, "rounds": args.rounds, "workloads": {}}
+    results = {"files": args.files, "bytes_per_file": size, "rounds": args.rounds, "workloads": {}}
     try:
         source = os.path.join(workdir, "source")
         os.makedirs(source)
         for n in range(args.files):
             with open(os.path.join(source, f"file-{n:03d}.bin"), "wb") as out:
-                out.write(random.Random(n).randbytes(args.mib << 20))
+                out.write(random.Random(n).randbytes(size))
         expected = manifest(source)
         tools = {}
         for mode, (_, url, _) in servers.items():
@@ -93,9 +98,9 @@ def main(argv=None):
             process.wait(30)
             shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
-    with open(RESULTS, "w") as fh:
+    with open(results_path, "w") as fh:
         json.dump(results, fh, indent=1)
-    print(f"results in {RESULTS}")
+    print(f"results in {results_path}")
     return 0
 
 

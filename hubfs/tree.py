@@ -72,6 +72,9 @@ class Dir(Node):
     # True when `children()` never blocks (no I/O): the FUSE thread then lists it itself
     # instead of handing the listing to a worker thread and back.
     lists_locally = False
+    # True when `create()` sends nothing and waits on nothing (it only makes the node):
+    # the core then calls it on its own thread, sparing a worker-thread hop per new file.
+    create_is_local = False
 
     def children(self):
         """Yield child nodes in a stable order, page by page. Raises `HubfsError`."""

@@ -189,7 +189,18 @@ class ObjectReadJob:
         self._lock = threading.Lock()
         self._job = None          # job id
         self._blobs = []          # (offset, length, chunk id), sorted by offset
-        self._ready = set()       # chunk ids seen ready
+        self._ready = set()       # chunk ids seen ready (shared by the objects of one job)
+
+    def adopt(self, job_id, blobs, ready):
+        """Read through a job started for several objects (`Ds3Transfer`): *blobs* are
+        this object's `BlobInfo`s in it, *ready* the set of that job's chunk ids seen
+        ready, shared with the other objects' readers (one chunks-ready answer covers
+        them all). A job the appliance dropped is replaced by one of this object's own."""
+        with self._lock:
+            if self._job is None:
+                self._job = job_id
+                self._blobs = sorted(blobs)
+                self._ready = ready
 
     def _start(self):
         info = self.jobs.start(self.bucket, "start_bulk_get", [self.key])
@@ -243,7 +254,7 @@ class ObjectReadJob:
             path = object_path(self.bucket, self.key)
             response = client.send("GET", path, params={"job": job_id, "offset": str(start)},
                                    headers={"Range": f"bytes={offset}-{offset + piece - 1}"},
-                                   expect=(200, 206, 404, 410))
+                                   expect=(200, 206, 404, 410), into=bytearray(piece))
             if response.status_code in (404, 410):
                 response.close()
                 restarts += 1
@@ -260,4 +271,4 @@ class ObjectReadJob:
                                        f"instead of {piece}")
             out.append(data)
             offset += piece
-        return b"".join(out)
+        return out[0] if len(out) == 1 else b"".join(out)

@@ -135,7 +135,10 @@ class ObjectClient:
         headers = {"Range": f"bytes={offset}-{offset + length - 1}"}
         if version:
             headers["If-Match"] = f'"{version}"'
-        response = self.send("GET", path, params=params, headers=headers, expect=(200, 206))
+        # The body lands in one buffer straight from the socket (the core's reader keeps
+        # blocks as views of it): big sequential reads spend no CPU on copies.
+        response = self.send("GET", path, params=params, headers=headers, expect=(200, 206),
+                             into=bytearray(length))
         data = response.content
         if response.status_code == 200 and len(data) > length:
             data = data[offset:offset + length]  # a server that ignored Range sent everything

@@ -73,6 +73,7 @@ class Folder(Dir):
     """A bucket (prefix "") or a folder inside one (prefix ending in `/`)."""
 
     writable = True
+    create_is_local = True  # `create` makes the node; the first close sends it
 
     def __init__(self, transfer, bucket, prefix, mtime):
         name = bucket if not prefix else file_name(prefix[:-1].rsplit("/", 1)[-1])
@@ -88,6 +89,7 @@ class Folder(Dir):
     def children(self):
         marker = ""
         seen_dirs = set()
+        listed = []  # (key, size, etag) in listing order: DS3 shares read jobs along it
         while True:
             page = self.client.list_page(self.bucket, self.prefix, "/", marker, PAGE)
             for common in page.prefixes:
@@ -99,8 +101,10 @@ class Folder(Dir):
                 rest = entry.key[len(self.prefix):]
                 name = file_name(rest) if rest else None
                 if name is not None and name not in seen_dirs:
+                    listed.append((entry.key, entry.size, entry.etag))
                     yield self._object(entry)
             if not page.next_marker:
+                self.transfer.note_listing(self.bucket, self.prefix, listed)
                 return
             marker = page.next_marker
 

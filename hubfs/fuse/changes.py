@@ -69,7 +69,11 @@ class ChangeOperations:
         parent = self._inode(parent_inode)
         self._check_writable(parent.node, "create")
         name = os.fsdecode(name)
-        inode = self._made_here(parent, name, await self._call(parent.node.create, name))
+        if getattr(parent.node, "create_is_local", False):
+            made = parent.node.create(name)  # no request: no worker-thread hop either
+        else:
+            made = await self._call(parent.node.create, name)
+        inode = self._made_here(parent, name, made)
         node = inode.node
         # A new file closed unwritten is sent only where an empty file is content (an empty
         # object); elsewhere `touch` makes a local name, sent once something is written.

@@ -74,6 +74,27 @@ def test_client_sigv2_builds_the_sdk_canonical_strings():
     assert v2_string_to_sign("POST", "/b", "delete", {"Date": date}).endswith("/b?delete")
 
 
+def test_client_sigv4_matches_the_aws_published_s3_example():
+    # AWS's "GET Object" example of signing S3 requests (header-based, single chunk).
+    import time
+
+    import requests
+
+    from backends.ds3.signing import SigV4Auth
+
+    auth = SigV4Auth("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1",
+                     clock=lambda: time.strptime("20130524T000000Z", "%Y%m%dT%H%M%SZ"))
+    request = requests.Request("GET", "https://examplebucket.s3.amazonaws.com/test.txt",
+                               headers={"Range": "bytes=0-9"}).prepare()
+    auth(request)
+    assert request.headers["x-amz-content-sha256"] == \
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert request.headers["Authorization"] == (
+        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+
+
 # -- listings and reads ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["ds3", "s3"])
@@ -371,4 +392,60 @@ def test_s3_rename_is_a_server_side_copy(s3, tmp_path):
     assert len(copies) == 1 and not [r for r in s3.server.requests.entries() if r["method"] == "GET"]
     with open(s3.state.store.get("books", "beowulf-copy.txt").path, "rb") as fh:
         assert fh.read() == demo_objects()["books"]["beowulf.txt"]
+    remote.close()
+
+
+# -- reads of a folder, file after file, share bulk GET jobs ----------------------------------
+
+def _walk_folder(ds3, tmp_path, count=6):
+    remote = make_remote(ds3.server)
+    contents = {}
+    for n in range(count):
+        data = binary(f"walk{n}", 3000 + n)
+        path = tmp_path / f"walk{n}"
+        path.write_bytes(data)
+        remote.transfer.write("books", f"walk/f{n}.bin", str(path))
+        contents[f"f{n}.bin"] = data
+    return remote, contents
+
+
+def _job_starts(server):
+    return [r for r in server.requests.entries()
+            if r["path"].startswith("/_rest_/bucket/") and "start_bulk_get" in r["query"]]
+
+
+def test_ds3_files_of_a_folder_read_one_after_another_share_a_job(ds3, tmp_path):
+    remote, contents = _walk_folder(ds3, tmp_path)
+    folder = remote.root().child("books").child("walk")
+    nodes = list(folder.children())
+    ds3.server.requests.clear()
+    for node in nodes:
+        assert node.read(0, node.size) == contents[node.name]
+    assert len(_job_starts(ds3.server)) == 2  # the first file's own job, then one for the rest
+    polls = [r for r in ds3.server.requests.entries() if r["path"] == "/_rest_/job_chunk"]
+    assert len(polls) == 2  # one chunks-ready answer covers every file of the shared job
+    remote.close()
+
+
+def test_ds3_a_file_whose_shared_job_is_gone_starts_its_own(ds3, tmp_path):
+    remote, contents = _walk_folder(ds3, tmp_path)
+    nodes = list(remote.root().child("books").child("walk").children())
+    for node in nodes[:2]:
+        assert node.read(0, node.size) == contents[node.name]
+    for job in ds3.state.jobs.active():
+        ds3.state.jobs.cancel(job.id, force=True)  # the appliance dropped the shared job
+    ds3.server.requests.clear()
+    for node in nodes[2:]:
+        assert node.read(0, node.size) == contents[node.name]
+    assert _job_starts(ds3.server)  # each file that lost its job started one of its own
+    remote.close()
+
+
+def test_ds3_random_reads_of_a_folder_keep_one_job_per_file(ds3, tmp_path):
+    remote, contents = _walk_folder(ds3, tmp_path, count=4)
+    nodes = list(remote.root().child("books").child("walk").children())
+    ds3.server.requests.clear()
+    for node in (nodes[2], nodes[0], nodes[3]):
+        assert node.read(0, node.size) == contents[node.name]
+    assert len(_job_starts(ds3.server)) == 3
     remote.close()
