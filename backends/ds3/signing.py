@@ -5,18 +5,15 @@ x-amz-* headers, resource`, where the resource is the path as sent plus the sub-
 the Spectra SDKs sign (`?delete`, `?versioning=`, `?versions=`, `?uploads`) and never the
 rest of the query (`operation`, `job`, `offset`...). It is small and fixed, so it is
 written here, checked in the tests against the Spectra SDK's published test vector and
-the canonical strings the SDK builds. Plain S3 takes V4, also written here (it was
-botocore's `S3SigV4Auth`, whose request copies and key derivation on every request cost
-a tenth of a small PUT's CPU), checked against AWS's published S3 example and in use
-against this emulator's S3 mode and moto; the body's SHA-256 is signed, since endpoints
-may be plain http.
+the canonical strings the SDK builds. Plain S3 takes V4, signed by botocore's
+`S3SigV4Auth` (a maintained signer that treats S3 paths as S3 does, without collapsing
+`//` or `.` in keys); the body's SHA-256 is signed, since endpoints may be plain http.
 """
 
 import base64
 import email.utils
 import hashlib
 import hmac
-import time
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -69,78 +66,30 @@ class SigV2Auth(requests.auth.AuthBase):
 
 
 class SigV4Auth(requests.auth.AuthBase):
-    """Signs each request with AWS signature V4 for S3 (sets `X-Amz-Date`,
-    `X-Amz-Content-SHA256` and `Authorization`).
+    """Signs each request with AWS signature V4 through botocore's S3 signer."""
 
-    S3's rules: the path is signed as sent (already percent-encoded once, never
-    normalized: `//` and `.` in keys stay), the query as its sorted `name=value` pairs
-    (the client encodes them strictly), the body's SHA-256 (endpoints may be plain http).
-    Signed headers: `host` and every `x-amz-*`, `content-type`, `content-md5` and `range`
-    header present; not the transport's own (`accept-encoding`, `content-length`), which
-    a proxy may change. The signing key is derived once per day, not per request.
-    """
+    def __init__(self, access_key, secret_key, region):
+        from botocore.auth import S3SigV4Auth
+        from botocore.credentials import Credentials
 
-    def __init__(self, access_key, secret_key, region, clock=time.gmtime):
         self.access_key = access_key
-        self._secret_key = secret_key
-        self.region = region
-        self._clock = clock
-        self._keys = {}  # date -> signing key (one entry)
+        self._signer = S3SigV4Auth(Credentials(access_key, secret_key), "s3", region)
 
-    def __repr__(self):  # never show the secret in a traceback
+    def __repr__(self):
         return f"SigV4Auth({self.access_key!r})"
 
-    def _signing_key(self, date):
-        key = self._keys.get(date)
-        if key is None:
-            key = ("AWS4" + self._secret_key).encode("utf-8")
-            for part in (date, self.region, "s3", "aws4_request"):
-                key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
-            self._keys = {date: key}
-        return key
-
     def __call__(self, request):
+        from botocore.awsrequest import AWSRequest
+
         body = request.body
         if hasattr(body, "read"):
             raise TypeError("SigV4Auth signs bytes bodies only")
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", self._clock())
-        date = amz_date[:8]
-        payload = hashlib.sha256(body or b"").hexdigest()
-        request.headers["X-Amz-Date"] = amz_date
-        request.headers["X-Amz-Content-SHA256"] = payload
-        split = urlsplit(request.url)
-        signed = {"host": _host(split)}
-        for name, value in request.headers.items():
-            lower = name.lower()
-            if lower.startswith("x-amz-") or lower in _V4_SIGNED:
-                signed[lower] = " ".join(str(value).split())
-        names = sorted(signed)
-        signed_headers = ";".join(names)
-        query = "&".join(sorted(pair if "=" in pair else pair + "="
-                                for pair in split.query.split("&") if pair))
-        canonical = "\n".join([request.method.upper(), split.path or "/", query,
-                               "".join(f"{name}:{signed[name]}\n" for name in names),
-                               signed_headers, payload])
-        scope = f"{date}/{self.region}/s3/aws4_request"
-        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
-                             hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
-        signature = hmac.new(self._signing_key(date), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-        request.headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
-                                            f"SignedHeaders={signed_headers}, Signature={signature}")
+        headers = {key: value for key, value in request.headers.items()
+                   if key.lower() not in ("authorization", "x-amz-date", "x-amz-content-sha256")}
+        signed = AWSRequest(method=request.method, url=request.url, headers=headers, data=body or b"")
+        signed.context = {}
+        self._signer.add_auth(signed)
+        for key in ("Authorization", "X-Amz-Date", "X-Amz-Content-SHA256"):
+            if key in signed.headers:
+                request.headers[key] = signed.headers[key]
         return request
-
-
-_V4_SIGNED = ("content-type", "content-md5", "range")
-
-
-def _host(split):
-    """The Host header http.client sends for the URL (no default port)."""
-    host = split.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    default = {"http": 80, "https": 443}.get(split.scheme)
-    if split.port is not None and split.port != default:
-        host += f":{split.port}"
-    return host

@@ -74,27 +74,6 @@ def test_client_sigv2_builds_the_sdk_canonical_strings():
     assert v2_string_to_sign("POST", "/b", "delete", {"Date": date}).endswith("/b?delete")
 
 
-def test_client_sigv4_matches_the_aws_published_s3_example():
-    # AWS's "GET Object" example of signing S3 requests (header-based, single chunk).
-    import time
-
-    import requests
-
-    from backends.ds3.signing import SigV4Auth
-
-    auth = SigV4Auth("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1",
-                     clock=lambda: time.strptime("20130524T000000Z", "%Y%m%dT%H%M%SZ"))
-    request = requests.Request("GET", "https://examplebucket.s3.amazonaws.com/test.txt",
-                               headers={"Range": "bytes=0-9"}).prepare()
-    auth(request)
-    assert request.headers["x-amz-content-sha256"] == \
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    assert request.headers["Authorization"] == (
-        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
-        "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
-
-
 # -- listings and reads ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["ds3", "s3"])
