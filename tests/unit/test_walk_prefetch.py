@@ -38,6 +38,18 @@ def job(number):
     return StaticDir(str(number), files, MTIME, immutable=True)
 
 
+async def list_spider(ops, root):
+    """List the spider directory completely, as a walker reads it first; its inode."""
+    spider = (await ops.lookup(pyfuse3.ROOT_INODE, b"spider")).st_ino
+    fh = await ops.opendir(spider, None)
+    handle = ops.dirs.get(fh)
+    while not handle.complete:
+        await handle.fetch_more(ops.limiter)
+    ops.listings.store_listing(spider, root.child("spider"), [n for _, n in handle.entries])
+    await ops.releasedir(fh)
+    return spider
+
+
 def test_a_walk_renders_the_next_siblings_ahead(tmp_path):
     jobs = [job(n) for n in range(1, 21)]
     root = StaticDir("", [StaticDir("spider", jobs, MTIME)], MTIME)
@@ -54,14 +66,7 @@ def test_a_walk_renders_the_next_siblings_ahead(tmp_path):
         return attrs.st_ino
 
     async def main():
-        spider = (await ops.lookup(pyfuse3.ROOT_INODE, b"spider")).st_ino
-        fh = await ops.opendir(spider, None)
-        # A complete listing of the spider is what the walker reads first.
-        handle = ops.dirs.get(fh)
-        while not handle.complete:
-            await handle.fetch_more(ops.limiter)
-        ops.listings.store_listing(spider, root.child("spider"), [n for _, n in handle.entries])
-        await ops.releasedir(fh)
+        spider = await list_spider(ops, root)
         await walk_to(spider, "1")
         assert all(f.renders == 0 for n in range(1, 21) for f in files(n))  # one dir: no walk
         await walk_to(spider, "2")
@@ -114,13 +119,7 @@ def test_files_rendered_ahead_read_back_from_memory_or_the_disk_cache(tmp_path):
         return data
 
     async def main():
-        spider = (await ops.lookup(pyfuse3.ROOT_INODE, b"spider")).st_ino
-        fh = await ops.opendir(spider, None)
-        handle = ops.dirs.get(fh)
-        while not handle.complete:
-            await handle.fetch_more(ops.limiter)
-        ops.listings.store_listing(spider, root.child("spider"), [n for _, n in handle.entries])
-        await ops.releasedir(fh)
+        spider = await list_spider(ops, root)
         numbers = {}
         for name in ("1", "2"):
             numbers[name] = (await ops.lookup(spider, name.encode())).st_ino
