@@ -28,7 +28,6 @@ inode (per cache key, for streamed renders) at a time: concurrent openers share 
 import contextlib
 import dataclasses
 import os
-import sys
 import time
 
 import cachetools
@@ -71,10 +70,6 @@ AHEAD_KEPT = 512
 # disk cache (`hubfs.render.directory`); the least recently used are dropped (and
 # rendered again if asked again).
 SMALL_KEPT = 64 * 1024 * 1024
-# Seconds a thread holding the interpreter lock runs before another may take it.
-SWITCH_INTERVAL = 0.0005
-
-
 class StreamHandle(FileHandle):
     """An open descriptor on a file that is still rendering: reads wait for their bytes
     (`RenderProgress.available`), EOF is known only at the end."""
@@ -106,11 +101,6 @@ def streams(node):
 
 class ContentManager:
     def __init__(self, cache, limiter, clock=time.monotonic, locate=None):
-        # Renders run in worker threads that hold the interpreter lock while they parse
-        # HTTP; with Python's default 5 ms switch interval a FUSE request arriving then
-        # waits up to 5 ms for the lock. A shorter interval keeps the FUSE thread
-        # answering within a fraction of a millisecond while renders run.
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.cache = cache
         self._locate = locate  # inode number -> (remote, [names]), for `hubfs status`
         self.limiter = limiter

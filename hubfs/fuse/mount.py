@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pyfuse3
@@ -24,9 +25,9 @@ from hubfs.fuse.operations import HubfsOperations
 
 log = logging.getLogger(__name__)
 
-
 UNMOUNT_TIMEOUT = 5.0  # seconds fusermount3 may take before the daemon counts as hung
 HUNG_PROBE = 1.0  # seconds a stuck request count is watched before the mount is aborted
+SWITCH_INTERVAL = 0.0005  # seconds a thread holding the interpreter lock runs before a switch
 FUSECTL = "/sys/fs/fuse/connections"
 
 
@@ -183,6 +184,11 @@ def serve(root_node, mountpoint, content_cache, spool, remotes, read_only=False,
     *drain_seconds* so that `hubfs umount` returns with nothing left unsent if it can.
     *set_times* keeps times set by `utimensat` across mounts (`hubfs.cache.set_times`).
     """
+    # Renders run in worker threads that hold the interpreter lock while they parse
+    # HTTP; with Python's default 5 ms switch interval a FUSE request arriving then
+    # waits up to 5 ms for the lock. A shorter interval keeps the FUSE thread answering
+    # within a fraction of a millisecond while renders run.
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
     operations = HubfsOperations(root_node, content_cache, spool, read_only=read_only,
                                  remote_name=remote_name,
                                  blocks=BlockCache(memory_budget) if memory_budget else None,
