@@ -49,7 +49,9 @@ WAIT_LOG_EVERY = 30.0
 # Retries of one call logged at DEBUG before they are worth an INFO line.
 QUIET_RETRIES = 2
 # Request arguments a call may have and still be sent without the session (`_send`).
-LEAN_KWARGS = frozenset(("params", "headers", "data", "allow_redirects"))
+# (`verify` is there because a CA bundle named in the environment, as Debian's
+# REQUESTS_CA_BUNDLE often is, comes with every call: `_with_environment`.)
+LEAN_KWARGS = frozenset(("params", "headers", "data", "allow_redirects", "verify"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,7 +279,8 @@ class HttpClient:
         prepared.prepare_auth(session.auth, url)
         prepared.prepare_hooks({})
         response = self._adapter.send(prepared, stream=True, timeout=timeout,
-                                      verify=session.verify, cert=session.cert)
+                                      verify=kwargs.get("verify", session.verify),
+                                      cert=session.cert)
         if "Set-Cookie" in response.headers:  # from now on the session sends it
             requests.cookies.extract_cookies_to_jar(session.cookies, prepared, response.raw)
         if response.is_redirect and kwargs.get("allow_redirects", True):

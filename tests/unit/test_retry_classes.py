@@ -141,3 +141,18 @@ def test_plain_calls_sent_without_the_session_are_the_same_requests(echo):
     client.request("GET", echo.url + "cookie")
     assert client.request("GET", echo.url + "echo").json()["cookie"] == "sticky=1"
     client.close()
+
+
+def test_a_ca_bundle_in_the_environment_keeps_plain_calls_off_the_session(echo, monkeypatch):
+    """REQUESTS_CA_BUNDLE (set on many Debian machines) comes with every call as `verify`;
+    that alone must not send plain calls through the session's per-request work."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    client = HttpClient("echo", auth=("key", ""), policy=FAST)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a plain call went through the session")
+
+    monkeypatch.setattr(client.session, "request", refused)
+    got = client.request("GET", echo.url + "echo", params={"a": "1"}).json()
+    assert (got["query"], got["auth"]) == ("a=1", ["key", ""])
+    client.close()
