@@ -50,7 +50,7 @@ WAIT_LOG_EVERY = 30.0
 QUIET_RETRIES = 2
 # Request arguments a call may have and still be sent without the session (`_send`).
 # (`verify` is there because a CA bundle named in the environment, as Debian's
-# REQUESTS_CA_BUNDLE often is, comes with every call: `_with_environment`.)
+# REQUESTS_CA_BUNDLE often is, comes with every https call: `_with_environment`.)
 LEAN_KWARGS = frozenset(("params", "headers", "data", "allow_redirects", "verify"))
 
 
@@ -222,8 +222,11 @@ class HttpClient:
         key = (split.scheme, split.netloc)
         found = self._environments.get(key)
         if found is None:
+            # A CA bundle only matters to TLS; for plain http it is left out, since
+            # requests stats the bundle's path on every request it is given.
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
             found = {"proxies": requests.utils.get_environ_proxies(url),  # honours no_proxy
-                     "verify": os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"),
+                     "verify": bundle if split.scheme == "https" else None,
                      "auth": requests.utils.get_netrc_auth(url)}
             self._environments[key] = found
         return found
