@@ -35,6 +35,25 @@ class Option:
     help: str = ""
 
 
+# Taken by every backend whose finished files stream into the disk cache while they are
+# read (`hubfs.fuse.content`): how a reader's `fstat` is answered before the exact size.
+FSTAT_DURING_RENDER = Option(
+    str, default="wait",
+    help='"wait": a stat of a file still rendering waits for its exact size; "partial": a '
+         "process reading the file while it renders gets the size rendered so far from "
+         "fstat (cat and grep start at once; wc -c would be wrong), see docs/semantics.md")
+FSTAT_MODES = ("wait", "partial")
+
+
+def fstat_during_render(remote, options):
+    """The remote's `fstat_during_render` option, checked; raises `ConfigError`."""
+    mode = options.get("fstat_during_render") or FSTAT_DURING_RENDER.default
+    if mode not in FSTAT_MODES:
+        raise ConfigError(f"remote {remote!r}: 'fstat_during_render' must be \"wait\" or "
+                          f"\"partial\", not {mode!r}")
+    return mode
+
+
 @dataclasses.dataclass
 class RemoteConfig:
     name: str

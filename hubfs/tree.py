@@ -151,6 +151,11 @@ class File(Node):
     # created and closed without a byte written is then sent, at its last close. False
     # (collection values, append files): such a file stays a local name until written.
     empty_is_content = False
+    # For an immutable RENDERED file that streams while it is read (`hubfs.fuse.content`):
+    # "wait" makes every `stat` wait for the exact size; "partial" answers the `fstat` of
+    # a process reading it with the size rendered so far (the remote's option of that
+    # name, `hubfs.config.fstat_during_render`).
+    fstat_during_render = "wait"
     # For SIZED files: the exact byte size, and a token naming this version of the bytes
     # (an ETag, a version id) or None. The core pins the version seen at `open` and passes
     # it to every `read` of that open, so one open never mixes two versions.

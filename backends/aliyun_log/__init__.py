@@ -4,14 +4,14 @@ This module holds only what configuration validation needs (`OPTIONS`) and the `
 entry point; the HTTP client, decoders and tree are imported when a remote is built.
 The tree is described in `tree.py`, the hour-file format in `render.py`, appending in
 `appending.py`, the API calls in `client.py` (signing in `signing.py`), parallel pulls in
-`pulling.py` and the render threads in `decoding.py` (the C renderer is `_jsonlines.c`); `wire/` holds the
-protobuf schema shared with the emulator.
+`pulling.py` and the render threads in `decoding.py` (the C renderer is `_jsonlines.c`);
+`wire/` holds the protobuf schema shared with the emulator.
 """
 
 import time
 
 from hubfs import tree as node_tree
-from hubfs.config import Option
+from hubfs.config import FSTAT_DURING_RENDER, Option, fstat_during_render
 from hubfs.errors import AccessDenied, ConfigError, HubfsError
 
 OPTIONS = {
@@ -27,12 +27,7 @@ OPTIONS = {
                              help="threads that decompress and render pulled logs besides "
                                   "the pulling ones (default: one per CPU, at most 4; 0 "
                                   "renders in the pulling threads)"),
-    "fstat_during_render": Option(str, default="wait",
-                                  help='"wait": a stat of a closed hour\'s file waits for its '
-                                       'exact size; "partial": a process reading the file '
-                                       "while it renders gets the size rendered so far from "
-                                       "fstat (cat and grep start at once; wc -c would be "
-                                       "wrong), see docs/semantics.md"),
+    "fstat_during_render": FSTAT_DURING_RENDER,
 }
 
 
@@ -49,10 +44,7 @@ class Remote(node_tree.Remote):
         workers = options.get("decode_workers")
         if workers is not None and workers < 0:
             raise ConfigError(f"remote {name!r}: 'decode_workers' cannot be negative")
-        fstat = options.get("fstat_during_render") or "wait"
-        if fstat not in ("wait", "partial"):
-            raise ConfigError(f"remote {name!r}: 'fstat_during_render' must be \"wait\" or "
-                              f"\"partial\", not {fstat!r}")
+        fstat = fstat_during_render(name, options)
         kwargs = {} if policy is None else {"policy": policy}
         self.client = client.Client(name, options["endpoint"], options["access_key_id"],
                                     options["access_key_secret"], **kwargs)
@@ -73,7 +65,6 @@ class Remote(node_tree.Remote):
                                f"({exc})") from None
         except HubfsError as exc:
             raise type(exc)(f"remote {self.name!r}: {exc}") from None
-        self.decoder.start()
 
     def root(self):
         from .tree import RootDir

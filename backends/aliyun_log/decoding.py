@@ -35,9 +35,6 @@ class Decoder:
         self._pool = None
         self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Nothing to warm up (threads start on first use); kept for the Remote's check."""
-
     def _get_pool(self):
         with self._lock:
             if self._pool is None:

@@ -11,7 +11,7 @@ formats in `render.py`, written content checks in `validation.py`, name escaping
 import time
 
 from hubfs import tree as node_tree
-from hubfs.config import Option
+from hubfs.config import FSTAT_DURING_RENDER, Option, fstat_during_render
 from hubfs.errors import AccessDenied, ConfigError, HubfsError
 
 OPTIONS = {
@@ -24,12 +24,7 @@ OPTIONS = {
     "projects": Option(list, default=None,
                        help="project ids to show instead of the key's project list "
                             "(admin keys list none)"),
-    "fstat_during_render": Option(str, default="wait",
-                                  help='"wait": a stat of a finished job\'s file waits for its '
-                                       'exact size; "partial": a process reading the file '
-                                       "while it renders gets the size rendered so far from "
-                                       "fstat (cat and grep start at once; wc -c would be "
-                                       "wrong), see docs/semantics.md"),
+    "fstat_during_render": FSTAT_DURING_RENDER,
 }
 
 
@@ -56,11 +51,8 @@ class Remote(node_tree.Remote):
         # One start time per remote: directories without a service time show it, and it
         # must not change between two stat calls.
         self.started = time.time()
-        fstat = options.get("fstat_during_render") or "wait"
-        if fstat not in ("wait", "partial"):
-            raise ConfigError(f"remote {name!r}: 'fstat_during_render' must be \"wait\" or "
-                              f"\"partial\", not {fstat!r}")
-        self.site = sh_tree.Site(self.client, self.started, projects, fstat_during_render=fstat)
+        self.site = sh_tree.Site(self.client, self.started, projects,
+                                 fstat_during_render=fstat_during_render(name, options))
 
     def check(self):
         try:

@@ -70,6 +70,8 @@ AHEAD_KEPT = 512
 # disk cache (`hubfs.render.directory`); the least recently used are dropped (and
 # rendered again if asked again).
 SMALL_KEPT = 64 * 1024 * 1024
+
+
 class StreamHandle(FileHandle):
     """An open descriptor on a file that is still rendering: reads wait for their bytes
     (`RenderProgress.available`), EOF is known only at the end."""
@@ -272,7 +274,7 @@ class ContentManager:
     def partial_size(self, node, pid):
         """The bytes rendered so far, when the node allows answering its readers' `fstat`
         early and *pid* reads it while it renders (see the module docstring); else None."""
-        if getattr(node, "fstat_during_render", "wait") != "partial" or not streams(node):
+        if node.fstat_during_render != "partial" or not streams(node):
             return None
         progress = self._renders.get(node.cache_key())
         if progress is None or not progress.running or pid not in progress.readers:

@@ -72,3 +72,17 @@ def test_validation_messages(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="No such file"):
         config.load(str(tmp_path / "absent.toml"))
+
+
+@pytest.mark.parametrize("type_name, options", [
+    ("scrapinghub", {"apikey": "k", "storage_url": "http://127.0.0.1:1/"}),
+    ("aliyun-log", {"endpoint": "http://127.0.0.1:1", "access_key_id": "a", "access_key_secret": "b"}),
+])
+def test_fstat_during_render_is_one_option_checked_alike_by_every_streaming_backend(type_name, options):
+    import backends
+
+    module = backends.load(type_name)
+    assert module.OPTIONS["fstat_during_render"] is config.FSTAT_DURING_RENDER
+    assert module.Remote("r", dict(options, fstat_during_render="partial")).site.fstat_during_render == "partial"
+    with pytest.raises(ConfigError, match=r"'fstat_during_render' must be \"wait\" or \"partial\", not 'sometimes'"):
+        module.Remote("r", dict(options, fstat_during_render="sometimes"))
