@@ -88,7 +88,8 @@ class Ds3Transfer(Transfer):
     def note_listing(self, bucket, prefix, objects):
         if len(objects) <= LISTING_MAX:
             with self._lock:
-                self._listings[(bucket, prefix)] = (objects, {key: n for n, (key, _, _) in enumerate(objects)})
+                places = {key: n for n, (key, _, _) in enumerate(objects)}
+                self._listings[(bucket, prefix)] = (objects, places)
 
     def fetch(self, node, version, offset, length):
         # DS3 bulk GETs name no version: a read job reads the object as it is now.
@@ -159,7 +160,8 @@ class Ds3Transfer(Transfer):
                     job = self._read_jobs[ident] = ObjectReadJob(self.jobs, bucket, key)
                 if key in blobs:
                     job.adopt(info.id, blobs[key], ready)
-        log.debug("%s: one read job %s for %d objects of %s", self.client.name, info.id, len(group), bucket)
+        log.debug("%s: one read job %s for %d objects of %s", self.client.name, info.id,
+                  len(group), bucket)
 
     def write(self, bucket, key, path, progress=None):
         self.jobs.put_object(bucket, key, path, progress)

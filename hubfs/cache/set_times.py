@@ -88,7 +88,7 @@ class SetTimes:
         if record["s"] != size:
             self.drop(place)
             return None
-        service = (getattr(node, "mtime", None), getattr(node, "version", None))
+        service = (node.mtime, node.version)
         if "m" in record:
             if (record["m"], record.get("v")) == service:
                 return record["t"]

@@ -69,7 +69,7 @@ class ChangeOperations:
         parent = self._inode(parent_inode)
         self._check_writable(parent.node, "create")
         name = os.fsdecode(name)
-        if getattr(parent.node, "create_is_local", False):
+        if parent.node.create_is_local:
             made = parent.node.create(name)  # no request: no worker-thread hop either
         else:
             made = await self._call(parent.node.create, name)

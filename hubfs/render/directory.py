@@ -9,8 +9,8 @@ of one directory are rendered one after another in a single worker thread, and a
 that ends within `SMALL` bytes is kept as bytes in memory, never as a file. A bigger one
 goes on into the disk cache as usual, its bytes reported as they land, so a reader of a
 big file still gets its first bytes while it renders (a mutable file's snapshot is made
-by the caller's function, which keeps small ones in memory too). What each file came to is handed
-back in one list for the trio thread to settle.
+by the caller's function, which keeps small ones in memory too). What each file came to
+is handed back in one list for the trio thread to settle.
 """
 
 import trio

@@ -11,9 +11,9 @@ each full block is encoded once and kept in the server's `BodyCache`, in the com
 form when the client accepts gzip (a level-1 deflate segment spliced into the response
 without recompressing) or raw otherwise; only the ragged first and last blocks of a range
 are encoded per request. Reads across the jobs of a spider or project keep each job's
-encoded records in the same cache (a walk reads them page after page). Bodies are streamed in ~256 KiB chunked frames, so a full read
-never builds one large string. Records are encoded with one shared compact JSON encoder or
-one msgpack Packer per block.
+encoded records in the same cache (a walk reads them page after page). Bodies are
+streamed in ~256 KiB chunked frames, so a full read never builds one large string.
+Records are encoded with one shared compact JSON encoder or one msgpack Packer per block.
 """
 
 from __future__ import annotations
