@@ -6,7 +6,9 @@ records across its jobs in key order (`GET items/P/S?start=P/S/J/0&meta=_key`), 
 walk shows itself (two jobs of one spider rendered within `WALK_WINDOW` seconds), the
 render of one job's stream reads one page of `BATCH` records from the start of its block
 of `BLOCK` job numbers and keeps what it saw of the neighbours for their own renders;
-only while the jobs read alone are small (a page would not reach past a big one). The
+only once a job of the stream read alone has shown them small (a page would not reach
+past a big one, and renders of big jobs started together, four `cat`s at once, would
+each read a page for nothing). The
 next block in the walk's direction is read meanwhile in a thread of its own, so that
 the walk does not stop at each block's first job. Records are cut into jobs by their
 `_key` (which the service appends last) and
@@ -80,7 +82,7 @@ class JobBatches:
             else:
                 last = self._streams.get(stream)
                 walking = (last is not None and last[0] != job and now - last[1] < WALK_WINDOW
-                           and self._sizes.get(stream, 0) < SMALL)
+                           and self._sizes.get(stream, SMALL) < SMALL)
                 self._streams[stream] = (job, now)
                 if not walking or kind in self._unsplittable or block in self._fetched:
                     return None

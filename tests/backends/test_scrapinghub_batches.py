@@ -143,6 +143,22 @@ def test_jobs_not_listed_as_finished_are_never_taken_from_a_batch(remote, emu, m
     assert ("items", 102, 1, 4) in kept and ("items", 102, 1, 5) not in kept
 
 
+def test_no_batch_before_a_job_of_the_stream_was_seen_small(remote, emu):
+    """Renders of one spider's jobs that start together (four `cat`s at once) read alone
+    until one of them has shown the stream's jobs to be small: a page across jobs would
+    not reach past a big one."""
+    jobs_of(remote)  # the listing: these jobs are finished
+    batches = remote.site.batches
+    emu.server.requests.clear()
+    assert batches.records("items", 102, 3, 1400) is None
+    assert batches.records("items", 102, 3, 1399) is None  # a walk's pattern, sizes unknown
+    assert data_requests(emu) == []
+    batches.rendered("items", 102, 3, 20)  # a job read alone had 20 items
+    assert batches.records("items", 102, 3, 1398) is not None
+    settled(remote)
+    assert starts(emu) == ["102/3/1350/0", "102/3/1375/0"]  # its block, and the next read ahead
+
+
 # -- cutting a keyed page into jobs ----------------------------------------------------
 
 def split_line_by_line(body, prefix):
