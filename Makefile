@@ -10,7 +10,7 @@ setup: system $(VENV)/.installed
 system:
 	@PYTHON=$(PYTHON) scripts/setup-system.sh
 
-$(VENV)/.installed: pyproject.toml setup.py backends/aliyun_log/_jsonlines.c  # C: the SLS renderer
+$(VENV)/.installed: pyproject.toml setup.py backends/aliyun_log/_jsonlines.c hubfs/render/_line_count.c  # C extensions
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -38,4 +38,4 @@ bench: setup
 	$(BIN)/python bench/flowthings_drops.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info backends/aliyun_log/_jsonlines.*.so
+	rm -rf $(VENV) build *.egg-info backends/aliyun_log/_jsonlines.*.so hubfs/render/_line_count.*.so

@@ -26,6 +26,7 @@ import msgpack
 import hubfs
 from hubfs import errors, parallel
 from hubfs.http import DEFAULT_POLICY, HttpClient
+from hubfs.render._line_count import count as count_records
 
 KINDS = ("items", "logs", "requests", "samples")
 MSGPACK_TYPE = "application/x-msgpack"
@@ -411,17 +412,14 @@ def _json_lines_page(body, name, response):
             raise errors.Transient(f"{name}: {_where(response)}: JSON lines answer ends "
                                    "mid-record") from None
         body += b"\n"
-    if body[:1] not in (b"{", b"[") or _BLANK_LINE.search(body):
+    count = count_records(body)  # one scan, without the interpreter lock
+    if count < 0:
         # Blank lines or a body that is not records: take the slow, checked way.
         records = loads_lines(body, name, response)
         body = b"".join(_compact(record) for record in records)
         return body, len(records)
-    return body, body.count(b"\n")
+    return body, count
 
-
-# `re` finds a literal by memchr: 0.3 ms on a page of 1 MiB, where `b"\n\n" in body`
-# takes 0.9 ms, all of it holding the interpreter lock.
-_BLANK_LINE = re.compile(b"\n\n")
 
 _compact_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _compact_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
