@@ -54,6 +54,46 @@ QUIET_RETRIES = 2
 LEAN_KWARGS = frozenset(("params", "headers", "data", "allow_redirects", "verify"))
 
 
+class _Adapter(HTTPAdapter):
+    """requests' transport adapter with less work per request (its subclass hooks).
+
+    The pool of a (scheme, host, port, TLS settings) is looked up once and kept (the
+    adapter's own lookup parses the URL and builds the pool key on every request; a kept
+    pool the pool manager has since closed is looked up again), and responses skip the
+    cookie jar each one builds (the HTTP client moves a `Set-Cookie` into the session's
+    jar itself). Sending, and the mapping of urllib3's errors to requests' exceptions, are
+    requests' own.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._pools = {}
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        split = urlsplit(request.url)
+        key = (split.scheme, split.netloc, verify if isinstance(verify, str) else bool(verify),
+               cert if not isinstance(cert, list) else tuple(cert))
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:  # none yet, or closed by the pool manager
+            pool = self._pools[key] = super().get_connection_with_tls_context(
+                request, verify, proxies, cert)
+        return pool
+
+    def build_response(self, req, resp):
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = requests.structures.CaseInsensitiveDict(resp.headers)
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url
+        response.request = req
+        response.connection = self
+        return response
+
+
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """A backend's verdict on a response (see the module docstring)."""
@@ -200,7 +240,7 @@ class HttpClient:
         self.session.auth = auth
         self.session.headers.update(headers or {})
         # No retries inside urllib3: the loop here retries, under one deadline.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size,
+        adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size,
                               max_retries=Retry(total=0, connect=0, read=0, status=0,
                                                 other=0, redirect=0, raise_on_status=False))
         self.session.mount("http://", adapter)

@@ -34,7 +34,7 @@ import time
 
 import trio
 
-from hubfs import errors, sending
+from hubfs import errors, sending, thread_hop
 from hubfs.cache.spool import entry_path, shown_path
 
 log = logging.getLogger(__name__)
@@ -203,8 +203,9 @@ class Writer:
         lock[1] += 1
         try:
             async with lock[0]:
-                await trio.to_thread.run_sync(self._send_blocking, spool_id, node, remote, names,
-                                              journal, keep_data, limiter=self._limiter_of(remote))
+                # The cheap hop: one per sent file (a tenth of a small file's CPU).
+                await thread_hop.run_sync(self._send_blocking, spool_id, node, remote, names,
+                                          journal, keep_data, limiter=self._limiter_of(remote))
         except errors.HubfsError:
             if journal is not None:
                 self._wakeup.set()
