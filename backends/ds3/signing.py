@@ -132,6 +132,16 @@ def _day_signer():
 
         _day_key = (None, None)
 
+        def payload(self, request):
+            # botocore reads a body through `AWSRequest.body`, which prepares the whole
+            # request again (headers, URL) only to hand back the bytes it was given; the
+            # hash of a bytes body is the same taken from them directly.
+            data = request.data
+            if isinstance(data, bytes) and not request.context.get("checksum") \
+                    and self._should_sha256_sign_payload(request):
+                return hashlib.sha256(data).hexdigest()
+            return super().payload(request)
+
         def signature(self, string_to_sign, request):
             day = request.context["timestamp"][0:8]
             kept_day, key = self._day_key
