@@ -79,8 +79,11 @@ class PlainConnections:
             body = prepared.body
             if isinstance(body, str):
                 body = body.encode("utf-8")  # as urllib3 sends it (http.client: Latin-1)
-            connection.request(prepared.method, prepared.path_url, body=body,
-                               headers=prepared.headers)
+            try:
+                connection.request(prepared.method, prepared.path_url, body=body,
+                                   headers=prepared.headers)
+            except BrokenPipeError:
+                pass  # the server may have answered before taking the whole body: read that
             answer = connection.getresponse()
         except TimeoutError as exc:
             connection.close()
