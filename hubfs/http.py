@@ -33,6 +33,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import RequestHistory, Retry
 
 from hubfs import errors, stats
+from hubfs.plain_http import PlainConnections
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,49 @@ QUIET_RETRIES = 2
 # (`verify` is there because a CA bundle named in the environment, as Debian's
 # REQUESTS_CA_BUNDLE often is, comes with every https call: `_with_environment`.)
 LEAN_KWARGS = frozenset(("params", "headers", "data", "allow_redirects", "verify"))
+# Bodies a lean call to a plain-http URL sends through `hubfs.plain_http` (files and
+# iterators go through the transport adapter, which streams them).
+PLAIN_BODIES = (bytes, bytearray, memoryview, str, type(None))
+
+
+class _Adapter(HTTPAdapter):
+    """requests' transport adapter with less work per request (its subclass hooks).
+
+    The pool of a (scheme, host, port, TLS settings) is looked up once and kept (the
+    adapter's own lookup parses the URL and builds the pool key on every request; a kept
+    pool the pool manager has since closed is looked up again), and responses skip the
+    cookie jar each one builds (the HTTP client moves a `Set-Cookie` into the session's
+    jar itself). Sending, and the mapping of urllib3's errors to requests' exceptions, are
+    requests' own.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._pools = {}
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        split = urlsplit(request.url)
+        key = (split.scheme, split.netloc, verify if isinstance(verify, str) else bool(verify),
+               cert if not isinstance(cert, list) else tuple(cert))
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:  # none yet, or closed by the pool manager
+            pool = self._pools[key] = super().get_connection_with_tls_context(
+                request, verify, proxies, cert)
+        return pool
+
+    def build_response(self, req, resp):
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = requests.structures.CaseInsensitiveDict(resp.headers)
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url
+        response.request = req
+        response.connection = self
+        return response
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,12 +244,13 @@ class HttpClient:
         self.session.auth = auth
         self.session.headers.update(headers or {})
         # No retries inside urllib3: the loop here retries, under one deadline.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size,
+        adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size,
                               max_retries=Retry(total=0, connect=0, read=0, status=0,
                                                 other=0, redirect=0, raise_on_status=False))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._adapter = adapter
+        self._plain = PlainConnections(pool_size)
         self._slots = threading.BoundedSemaphore(max_requests or pool_size)
         self._count_lock = threading.Lock()
         self.counters = {"requests": 0, "retries": 0, "waits": 0}
@@ -251,6 +296,7 @@ class HttpClient:
 
     def close(self):
         self.session.close()
+        self._plain.close()
 
     def request(self, *args, **kwargs):
         """`_request()`, counting its final failure by class for `hubfs status`."""
@@ -260,14 +306,18 @@ class HttpClient:
             stats.error(self.name, exc)
             raise
 
-    def _send(self, method, url, timeout, kwargs):
+    def _send(self, method, url, timeout, kwargs, stream=False):
         """One attempt, its body not read yet. Plain calls (URL, query, headers, a body)
         go straight to the transport adapter: the session's per-request work (cookie
         jars, merged settings, hooks, the environment) is a third of the CPU a small
         request costs, and none of it applies while the session has no cookies, no
-        proxies and does not read the environment per request. A cookie the service sets
-        goes into the session's jar (and later calls through the session), a redirect is
-        followed through the session as before; anything else always goes through it."""
+        proxies and does not read the environment per request. To a plain-http URL such
+        a call (body read here, not streamed) goes out on a kept-alive `http.client`
+        connection (`hubfs.plain_http`: urllib3's pool and response wrapper were a
+        quarter of a small PUT's CPU); to https through the adapter. A cookie the service
+        sets goes into the session's jar (and later calls through the session), a
+        redirect is followed through the session as before; anything else always goes
+        through it."""
         session = self.session
         if (session.trust_env or session.proxies or session.cookies
                 or not LEAN_KWARGS.issuperset(kwargs)):
@@ -281,9 +331,13 @@ class HttpClient:
         prepared.prepare_body(kwargs.get("data"), None)
         prepared.prepare_auth(session.auth, url)
         prepared.prepare_hooks({})
-        response = self._adapter.send(prepared, stream=True, timeout=timeout,
-                                      verify=kwargs.get("verify", session.verify),
-                                      cert=session.cert)
+        split = urlsplit(prepared.url)
+        if split.scheme == "http" and not stream and isinstance(prepared.body, PLAIN_BODIES):
+            response = self._plain.send(prepared, split, timeout)
+        else:
+            response = self._adapter.send(prepared, stream=True, timeout=timeout,
+                                          verify=kwargs.get("verify", session.verify),
+                                          cert=session.cert)
         if "Set-Cookie" in response.headers:  # from now on the session sends it
             requests.cookies.extract_cookies_to_jar(session.cookies, prepared, response.raw)
         if response.is_redirect and kwargs.get("allow_redirects", True):
@@ -318,7 +372,7 @@ class HttpClient:
                     # Always stream at first: requests would otherwise read the body inside
                     # send(), where a cut body cannot be told from a refused connection.
                     response = self._send(method, url, attempts.timeout(requested_timeout),
-                                          kwargs)
+                                          kwargs, stream)
                     if not stream:
                         # Read now, so a cut body is seen (and retried) here; in large chunks
                         # (requests' own `.content` reads 10 KiB at a time, a quarter slower

@@ -74,6 +74,48 @@ def test_client_sigv2_builds_the_sdk_canonical_strings():
     assert v2_string_to_sign("POST", "/b", "delete", {"Date": date}).endswith("/b?delete")
 
 
+
+def test_client_sigv4_signs_as_botocore_does_over_the_headers_v4_requires():
+    """The V4 signature is botocore's over Host, Content-Type and the x-amz-* headers
+    (the transport's own headers go unsigned), with the day's signing key kept: the same
+    Authorization botocore's S3 signer computes for those headers, on any day."""
+    import requests
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from backends.ds3.signing import SigV4Auth
+
+    ours = SigV4Auth("AK", "SK", "eu-west-1")
+    reference = S3SigV4Auth(Credentials("AK", "SK"), "s3", "eu-west-1")
+    url = "http://127.0.0.1:9000/bucket/some%20key?partNumber=2&uploadId=x"
+    for body, day in ((b"part bytes", "20261204"), (b"", "20261205"), (b"again", "20261204")):
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method("PUT")
+        prepared.prepare_url(url, None)
+        prepared.prepare_headers({"User-Agent": "any", "Accept": "*/*", "Content-Type": "text/plain",
+                                  "x-amz-meta-colour": "blue", "Content-Length": str(len(body))})
+        prepared.prepare_body(body, None)
+        ours(prepared)
+        stamp = prepared.headers["X-Amz-Date"]
+        # The same request as botocore signs it at that moment, on the given day.
+        for signed_day in (stamp[:8], day):
+            request = AWSRequest(method="PUT", url=url, data=body,
+                                 headers={"Content-Type": "text/plain", "x-amz-meta-colour": "blue"})
+            request.context = {"timestamp": signed_day + stamp[8:]}
+            reference._modify_request_before_signing(request)
+            expected = reference.signature(
+                reference.string_to_sign(request, reference.canonical_request(request)), request)
+            if signed_day == stamp[:8]:
+                assert prepared.headers["Authorization"].endswith(f"Signature={expected}")
+                assert "SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;" \
+                       "x-amz-meta-colour," in prepared.headers["Authorization"]
+                assert prepared.headers["X-Amz-Content-SHA256"] == hashlib.sha256(body).hexdigest()
+            else:  # another day: the kept key follows the date
+                string = reference.string_to_sign(request, reference.canonical_request(request))
+                assert ours._signer.signature(string, request) == expected
+
+
 # -- listings and reads ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["ds3", "s3"])
