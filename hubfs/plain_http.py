@@ -11,18 +11,21 @@ caller, as with urllib3 under requests: no retries, no redirects, no proxies, no
 https URL never comes here). Failures are raised as the requests exceptions requests
 would raise for them (`ConnectTimeout`, `ReadTimeout`, `ConnectionError`, and
 `ChunkedEncodingError` for a body cut short), so the one retry loop and its reasons are
-the same for both ways of sending. A body with a `Content-Encoding` is decoded by
-urllib3's response class, as requests would; its connection is then not kept.
+the same for both ways of sending. A gzip body is inflated here and its connection kept;
+one in another coding is decoded by urllib3's response class, as requests would, and its
+connection is then not kept.
 """
 
 import http.client
 import select
 import threading
+import zlib
 
 import requests
 import urllib3
 
 IDLE_MAX = 16  # idle connections kept per host
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's window bits for a gzip header and trailer
 
 
 class PlainConnections:
@@ -105,30 +108,57 @@ class PlainConnections:
         response.reason = answer.reason
         response.url = prepared.url
         response.request = prepared
-        if "Content-Encoding" in headers:
-            # Decoding is urllib3's. The connection is not kept: it is dropped here and
-            # its socket closes once the answer is (closing the connection now would
-            # close the unread answer with it).
+        encoding = headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("identity", "gzip", "x-gzip"):
+            response.raw = _Body(self, connection, answer, gzipped=encoding != "identity")
+        else:
+            # Another coding (deflate, br): decoding is urllib3's, and the connection is
+            # not kept: it is dropped here and its socket closes once the answer is
+            # (closing the connection now would close the unread answer with it).
             response.raw = urllib3.response.HTTPResponse(
                 body=answer, headers=urllib3.HTTPHeaderDict(answer.headers.items()),
                 status=answer.status, reason=answer.reason, preload_content=False,
                 decode_content=True, original_response=answer, request_method=prepared.method)
-        else:
-            response.raw = _Body(self, connection, answer)
         return response
 
 
 class _Body:
     """The body of one answer, read from its `http.client` response (the part of urllib3's
     response requests and the HTTP layer use: `stream`, `read`, `release_conn`, `close`,
-    `_fp` for reads into a caller's buffer, `_original_response` for cookies)."""
+    `_fp` for reads into a caller's buffer, `_original_response` for cookies).
 
-    def __init__(self, pool, connection, answer):
+    A gzip body is inflated here with zlib, which works without the interpreter lock
+    (urllib3's decoder adds a copy of every chunk into a growing bytearray, under the
+    lock), and its connection is kept like any other: the Scrapinghub storage API gzips
+    every page. Members that follow one another are all inflated (as urllib3 does); a
+    body that ends inside a member is a cut body."""
+
+    def __init__(self, pool, connection, answer, gzipped=False):
         self._pool = pool
         self._connection = connection
         self._fp = self._original_response = answer
+        self._inflate = zlib.decompressobj(GZIP_WBITS) if gzipped else None
 
     def read(self, amt=None, decode_content=True):
+        if self._inflate is None or not decode_content:
+            return self._read(amt)
+        while True:
+            data = self._read(amt)
+            if not data:
+                if self._inflate.unconsumed_tail or not self._inflate.eof:
+                    self.close()
+                    raise requests.exceptions.ChunkedEncodingError(
+                        "gzip body cut inside its compressed stream")
+                return b""
+            out = self._inflate.decompress(data)
+            while self._inflate.eof and self._inflate.unused_data:  # another member
+                rest = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(GZIP_WBITS)
+                out += self._inflate.decompress(rest)
+            if out:
+                return out
+
+    def _read(self, amt):
         try:
             data = self._fp.read(amt)
         except TimeoutError as exc:

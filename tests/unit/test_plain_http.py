@@ -163,3 +163,31 @@ def test_a_streamed_call_still_goes_through_urllib3(server):
     assert response.content == b"streamed"
     assert isinstance(response, requests.Response)
     client.close()
+
+
+def test_gzip_bodies_are_inflated_on_a_kept_connection(server):
+    """The Scrapinghub storage API gzips every page: its connection must stay kept."""
+    text = b"records\n" * 5000
+    two_members = gzip.compress(b"first member, ") + gzip.compress(b"second member")
+    server.script = [ok(gzip.compress(text), headers=[("Content-Encoding", "gzip")]),
+                     ok(two_members, headers=[("Content-Encoding", "GZIP")]),
+                     ok(gzip.compress(b""), headers=[("Content-Encoding", "gzip")]),
+                     ok(b"plain")]
+    client = HttpClient("t", policy=FAST)
+    assert client.request("GET", server.url + "/big").content == text
+    assert client.request("GET", server.url + "/two").content == b"first member, second member"
+    assert client.request("GET", server.url + "/empty").content == b""
+    assert client.request("GET", server.url + "/plain").content == b"plain"
+    assert server.connections == 1
+    client.close()
+
+
+def test_a_gzip_stream_that_ends_early_is_a_cut_body(server):
+    """A complete HTTP body whose gzip member is not: retried, never a short answer."""
+    whole = gzip.compress(b"0123456789" * 1000)
+    server.script = [ok(whole[:len(whole) // 2], headers=[("Content-Encoding", "gzip")]),
+                     ok(whole, headers=[("Content-Encoding", "gzip")])]
+    client = HttpClient("t", policy=FAST)
+    assert client.request("GET", server.url + "/half").content == b"0123456789" * 1000
+    assert client.counters["retries"] == 1
+    client.close()
