@@ -166,11 +166,11 @@ class SizedReader:
             async with self._slots:
                 data = memoryview(await self._fetch_range(start, sum(sizes)))
             blocks, at = [], 0
-            for index, size in zip(indexes, sizes):
-                block = data[at:at + size]
-                self.blocks.put(self._block_key(index), block, size)
-                blocks.append(block)
+            for size in sizes:
+                blocks.append(data[at:at + size])
                 at += size
+            self.blocks.put_run([(self._block_key(index), block)
+                                 for index, block in zip(indexes, blocks)], sum(sizes))
             return blocks
         except BaseException as exc:
             for index, size in zip(indexes, sizes):
