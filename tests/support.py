@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -145,3 +146,31 @@ def no_faults(handle):
         yield handle
     finally:
         handle.server.faults.clear()
+
+
+def lets_other_threads_run(work, tries=10_000):
+    """True when another thread gets to run while *work()* is called again and again
+    under a switch interval of minutes: then only a release of the interpreter lock by
+    *work* itself lets it run (a C call between Py_BEGIN/END_ALLOW_THREADS)."""
+    go = threading.Lock()
+    go.acquire()
+    ran = []
+
+    def other():
+        go.acquire()
+        ran.append(True)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(300)
+    try:
+        go.release()  # `other` now waits only for the interpreter lock
+        calls = 0
+        while not ran and calls < tries:
+            work()
+            calls += 1
+        return bool(ran)
+    finally:
+        sys.setswitchinterval(old)
+        thread.join()

@@ -6,15 +6,14 @@ that it compiles without warnings, and that it runs without the interpreter lock
 
 import os
 import subprocess
-import sys
 import sysconfig
-import threading
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from backends.aliyun_log import render
 from backends.aliyun_log.emulator import pbwriter as pb
+from tests.support import lets_other_threads_run
 
 NATIVE = render.NATIVE
 SOURCE = os.path.join(os.path.dirname(render.__file__), "_jsonlines.c")
@@ -176,26 +175,5 @@ def test_it_renders_without_the_interpreter_lock():
     """With a switch interval of minutes, another thread can run only when this one
     releases the lock itself: a thread waiting for it gets to run during renders."""
     raw = _field(1, _group([_log(1700000000, [("k", "value \" é " * 50)])] * 500))
-    go = threading.Lock()
-    go.acquire()
-    ran = []
-
-    def other():
-        go.acquire()
-        ran.append(True)
-
-    thread = threading.Thread(target=other)
-    thread.start()
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(300)
-    try:
-        go.release()  # `other` now waits only for the interpreter lock
-        renders = 0
-        while not ran and renders < 10_000:
-            NATIVE.render(raw)
-            renders += 1
-        released = bool(ran)
-    finally:
-        sys.setswitchinterval(old)
-        thread.join()
+    released = lets_other_threads_run(lambda: NATIVE.render(raw))
     assert released, "no other thread ran during 10,000 renders: the lock was held"

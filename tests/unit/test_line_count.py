@@ -7,14 +7,13 @@ other threads run while it scans.
 
 import os
 import subprocess
-import sys
 import sysconfig
-import threading
 
 from hypothesis import given, settings, strategies as st
 
 from hubfs.render import _line_count
 from hubfs.render._line_count import count
+from tests.support import lets_other_threads_run
 
 SOURCE = os.path.join(os.path.dirname(_line_count.__file__), "_line_count.c")
 
@@ -57,26 +56,5 @@ def test_it_counts_without_the_interpreter_lock():
     """With a switch interval of minutes, another thread can run only when this one
     releases the lock itself: a thread waiting for it gets to run during the counts."""
     body = b'{"name":"a record of a page"}\n' * 200_000
-    go = threading.Lock()
-    go.acquire()
-    ran = []
-
-    def other():
-        go.acquire()
-        ran.append(True)
-
-    thread = threading.Thread(target=other)
-    thread.start()
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(300)
-    try:
-        go.release()  # `other` now waits only for the interpreter lock
-        counts = 0
-        while not ran and counts < 10_000:
-            assert count(body) == 200_000
-            counts += 1
-        released = bool(ran)
-    finally:
-        sys.setswitchinterval(old)
-        thread.join()
-    assert released
+    assert count(body) == 200_000
+    assert lets_other_threads_run(lambda: count(body))
