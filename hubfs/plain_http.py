@@ -138,6 +138,8 @@ class _Body:
         self._connection = connection
         self._fp = self._original_response = answer
         self._inflate = zlib.decompressobj(GZIP_WBITS) if gzipped else None
+        self._compressed = 0  # bytes of a gzip body received so far
+        self._after_members = False  # True once trailing bytes that are not gzip came
 
     def read(self, amt=None, decode_content=True):
         if self._inflate is None or not decode_content:
@@ -145,18 +147,38 @@ class _Body:
         while True:
             data = self._read(amt)
             if not data:
-                if self._inflate.unconsumed_tail or not self._inflate.eof:
+                # No byte at all is an empty body (a HEAD, a 204), as urllib3 takes it.
+                if self._compressed and not (self._inflate.eof or self._after_members):
                     self.close()
                     raise requests.exceptions.ChunkedEncodingError(
                         "gzip body cut inside its compressed stream")
                 return b""
-            out = self._inflate.decompress(data)
-            while self._inflate.eof and self._inflate.unused_data:  # another member
-                rest = self._inflate.unused_data
-                self._inflate = zlib.decompressobj(GZIP_WBITS)
-                out += self._inflate.decompress(rest)
+            self._compressed += len(data)
+            if self._after_members:
+                continue  # bytes after the last member that are not one: ignored
+            out = self._inflate_more(data)
             if out:
                 return out
+
+    def _inflate_more(self, data):
+        """The bytes *data* inflate to, through members that follow one another. Bytes
+        after a whole member that do not start another are ignored, as urllib3 ignores
+        them; bytes that are not gzip before that are `ContentDecodingError`."""
+        try:
+            out = self._inflate.decompress(data)
+        except zlib.error as exc:
+            self.close()
+            raise requests.exceptions.ContentDecodingError(
+                f"gzip body not decodable: {exc}") from None
+        while self._inflate.eof and self._inflate.unused_data:  # another member?
+            rest = self._inflate.unused_data
+            self._inflate = zlib.decompressobj(GZIP_WBITS)
+            try:
+                out += self._inflate.decompress(rest)
+            except zlib.error:
+                self._after_members = True
+                break
+        return out
 
     def _read(self, amt):
         try:

@@ -191,3 +191,20 @@ def test_a_gzip_stream_that_ends_early_is_a_cut_body(server):
     assert client.request("GET", server.url + "/half").content == b"0123456789" * 1000
     assert client.counters["retries"] == 1
     client.close()
+
+
+def test_an_empty_gzip_answer_is_an_empty_body_and_a_corrupt_one_an_error(server):
+    """No byte at all under `Content-Encoding: gzip` (a HEAD, a 204) is an empty body, and
+    bytes after a whole member that are not another one are ignored, both as through
+    urllib3; bytes that are not gzip fail as a decoding error, retried and then
+    `Transient`, never an unexpected exception."""
+    gzipped = [("Content-Encoding", "gzip")]
+    server.script = [ok(b"", headers=gzipped),
+                     ok(gzip.compress(b"x") + b"trailing junk", headers=gzipped)] + \
+                    [ok(b"not gzip at all", headers=gzipped)] * 3
+    client = HttpClient("t", policy=FAST)
+    assert client.request("GET", server.url + "/empty").content == b""
+    assert client.request("GET", server.url + "/trailing").content == b"x"
+    with pytest.raises(errors.Transient, match="ContentDecodingError"):
+        client.request("GET", server.url + "/corrupt")
+    client.close()
