@@ -122,7 +122,9 @@ def _signed_host(scheme, netloc):
     return _host_from_url(f"{scheme}://{netloc}/")
 
 
+@functools.cache
 def _day_signer():
+    """The class below, made once (botocore is imported only by remotes that sign V4)."""
     from botocore.auth import S3SigV4Auth
 
     class DaySigner(S3SigV4Auth):

@@ -18,7 +18,9 @@ count checked; a page whose Content-Type is not what was asked (a proxy that ign
 import functools
 import itertools
 import json
+import operator
 import re
+import threading
 from urllib.parse import quote, urlsplit
 
 import msgpack
@@ -341,7 +343,7 @@ def _split_by_job(body, prefix):
     records = stripped.split(b"\n")
     jobs = {}
     at = 0
-    for job, group in itertools.groupby(keys, key=_first):
+    for job, group in itertools.groupby(keys, key=operator.itemgetter(0)):
         indices = [index for _job, index in group]
         count = len(indices)
         job = int(job)
@@ -353,17 +355,16 @@ def _split_by_job(body, prefix):
     return jobs
 
 
-def _first(pair):
-    return pair[0]
-
-
-_NUMBERS = []
+_NUMBERS = []  # b"0", b"1", ...: grown under the lock, read without it (a prefix is whole)
+_NUMBERS_LOCK = threading.Lock()
 
 
 def _record_numbers(count):
     """`[b"0", b"1", ...]`: the record indices of a job of *count* records, as served."""
-    while len(_NUMBERS) < count:
-        _NUMBERS.append(str(len(_NUMBERS)).encode())
+    if len(_NUMBERS) < count:
+        with _NUMBERS_LOCK:  # renders in several threads split pages at once
+            while len(_NUMBERS) < count:
+                _NUMBERS.append(str(len(_NUMBERS)).encode())
     return _NUMBERS[:count]
 
 

@@ -100,8 +100,9 @@ class BlockCache:
             return
         entry = self._buffers.get(id(buffer))
         if entry is None:
-            self._buffers[id(buffer)] = [memoryview(buffer).nbytes, 1, buffer]
-            self._cached += memoryview(buffer).nbytes
+            size = memoryview(buffer).nbytes
+            self._buffers[id(buffer)] = [size, 1, buffer]
+            self._cached += size
         else:
             entry[1] += 1
 
